@@ -1,0 +1,64 @@
+# Two commands: `make run` (local stack + demo) and `make test` (lint, types, all tests).
+# Both build their virtualenvs first and are quick when nothing changed.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON313 ?= $(shell command -v python3.13 2>/dev/null || ls /root/.pyenv/versions/3.13*/bin/python3.13 2>/dev/null | head -n1)
+VENV := .venv
+PY := $(VENV)/bin/python
+BQ_VENV := .emulators/bigquery
+PIP_FLAGS := --quiet --disable-pip-version-check
+DEMO ?= stay
+PYTEST_ARGS ?=
+
+.PHONY: help setup run test lint typecheck unit integration bench clean
+
+help:
+	@echo "make run            start the local stack, play the demo, stay up (DEMO=once exits after the report)"
+	@echo "make test           lint + type check + unit + integration + end-to-end tests"
+	@echo "make bench          benchmarks (writes bench/results/latest.json)"
+	@echo "make clean          remove virtualenvs and local state"
+
+$(PYTHON313):
+	@true
+
+$(VENV)/.stamp: requirements.txt requirements-dev.txt constraints.txt $(wildcard functions/*/requirements.txt)
+	@test -n "$(PYTHON313)" || { echo "Python 3.13 not found: install it (pyenv install 3.13) or set PYTHON313=/path/to/python3.13"; exit 1; }
+	@test -x $(PY) || $(PYTHON313) -m venv $(VENV)
+	$(PY) -m pip install $(PIP_FLAGS) -c constraints.txt -r requirements-dev.txt
+	@touch $@
+
+$(BQ_VENV)/.stamp: devstack/bigquery-emulator-requirements.txt devstack/bigquery-emulator-duckdb.txt
+	@test -n "$(PYTHON313)" || { echo "Python 3.13 not found"; exit 1; }
+	@test -x $(BQ_VENV)/bin/python || $(PYTHON313) -m venv $(BQ_VENV)
+	$(BQ_VENV)/bin/pip install $(PIP_FLAGS) -r devstack/bigquery-emulator-requirements.txt
+	$(BQ_VENV)/bin/pip install $(PIP_FLAGS) --no-deps -r devstack/bigquery-emulator-duckdb.txt
+	$(BQ_VENV)/bin/python -c "from duckdb_extensions import import_extension as i; [i(x) for x in ('ducklake','icu','spatial')]"
+	@touch $@
+
+setup: $(VENV)/.stamp $(BQ_VENV)/.stamp
+
+run: setup
+	$(PY) -m devstack.run --demo $(DEMO)
+
+lint: $(VENV)/.stamp
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: $(VENV)/.stamp
+	$(VENV)/bin/mypy
+
+unit: $(VENV)/.stamp
+	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
+
+integration: setup
+	$(PY) -m pytest tests/integration $(PYTEST_ARGS)
+
+test: setup lint typecheck
+	$(PY) -m pytest tests $(PYTEST_ARGS)
+
+bench: setup
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) .emulators .local .mypy_cache .ruff_cache .pytest_cache

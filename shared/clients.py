@@ -1,0 +1,98 @@
+"""Google clients, created on first use and reused for the life of the instance.
+
+Each accessor imports its library lazily so a function only pays the import cost of the
+clients it actually calls. Locally, the emulator hosts from :mod:`shared.settings` route the
+unmodified official clients to the emulators.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from shared.settings import get_settings
+
+if TYPE_CHECKING:
+    from google.cloud import bigquery as bq
+    from google.cloud import pubsub_v1
+    from google.cloud import storage as gcs
+
+T = TypeVar("T")
+_lock = threading.Lock()
+_instances: dict[str, Any] = {}
+
+
+def _once(name: str, factory: Callable[[], T]) -> T:
+    instance = _instances.get(name)
+    if instance is None:
+        with _lock:
+            instance = _instances.get(name)
+            if instance is None:
+                instance = factory()
+                _instances[name] = instance
+    return instance  # type: ignore[no-any-return]
+
+
+def reset() -> None:
+    """Forget every client (tests; after a fork)."""
+    with _lock:
+        _instances.clear()
+
+
+def _anonymous() -> Any:
+    from google.auth.credentials import AnonymousCredentials
+
+    return AnonymousCredentials()
+
+
+def bigquery() -> bq.Client:
+    """The BigQuery client (emulator endpoint when BIGQUERY_EMULATOR_HOST is set)."""
+
+    def make() -> bq.Client:
+        from google.cloud import bigquery as bq_mod
+
+        settings = get_settings()
+        host = settings.bigquery_emulator_host
+        if host:
+            from google.api_core.client_options import ClientOptions
+
+            endpoint = host if host.startswith("http") else f"http://{host}"
+            return bq_mod.Client(
+                project=settings.project_id,
+                credentials=_anonymous(),
+                client_options=ClientOptions(api_endpoint=endpoint),
+                location=settings.bigquery_location,
+            )
+        return bq_mod.Client(project=settings.project_id, location=settings.bigquery_location)
+
+    return _once("bigquery", make)
+
+
+def storage() -> gcs.Client:
+    """The Cloud Storage client (STORAGE_EMULATOR_HOST is honoured by the library itself)."""
+
+    def make() -> gcs.Client:
+        from google.cloud import storage as gcs_mod
+
+        settings = get_settings()
+        if settings.storage_emulator_host:
+            return gcs_mod.Client(project=settings.project_id, credentials=_anonymous())
+        return gcs_mod.Client(project=settings.project_id)
+
+    return _once("storage", make)
+
+
+def publisher() -> pubsub_v1.PublisherClient:
+    """The Pub/Sub publisher (PUBSUB_EMULATOR_HOST is honoured by the library itself)."""
+
+    def make() -> pubsub_v1.PublisherClient:
+        from google.cloud import pubsub_v1 as ps
+
+        return ps.PublisherClient()
+
+    return _once("publisher", make)
+
+
+def topic_path(topic: str) -> str:
+    return f"projects/{get_settings().project_id}/topics/{topic}"

@@ -1,0 +1,113 @@
+"""One wrapper that applies the error taxonomy to every event handler.
+
+- :class:`~shared.errors.PermanentError`: logged at ERROR, written to ``dead_letters`` with the
+  reason and the original payload, and the event is acknowledged (the function returns).
+- A transient error (:func:`~shared.errors.is_transient`): logged at WARNING and re-raised so
+  Eventarc / Pub/Sub redelivers.
+- Anything else is a bug or an unknown failure: logged with its stack trace and re-raised, so
+  the event is retried until the subscription's dead-letter policy takes it; nothing is lost.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from shared import log
+from shared.dead_letters import DeadLetter, DeadLetterSink, default_sink
+from shared.errors import PermanentError, is_transient
+from shared.events import CloudEventLike
+from shared.settings import get_settings
+
+logger = logging.getLogger("shared.handler")
+Handler = Callable[[CloudEventLike], None]
+
+
+def _request_headers() -> dict[str, str]:
+    try:
+        import flask
+
+        return dict(flask.request.headers) if flask.has_request_context() else {}
+    except ImportError:  # pragma: no cover - functions-framework always ships flask
+        return {}
+
+
+def event_payload(event: CloudEventLike) -> tuple[bytes, dict[str, Any], str | None]:
+    """The original bytes of an event, its attributes and topic, for the dead letter."""
+    data = event.data
+    attributes: dict[str, Any] = {}
+    topic = None
+    if isinstance(data, dict) and isinstance(data.get("message"), dict):
+        message = data["message"]
+        import base64
+        import binascii
+
+        try:
+            payload = base64.b64decode(message.get("data") or "", validate=True)
+        except (binascii.Error, ValueError, TypeError):
+            payload = json.dumps(message.get("data"), default=str).encode()
+        raw_attributes = message.get("attributes")
+        attributes = dict(raw_attributes) if isinstance(raw_attributes, dict) else {}
+        source = str(event.get("source") or "")
+        topic = source.rsplit("/topics/", 1)[-1] if "/topics/" in source else None
+    elif isinstance(data, bytes):
+        payload = data
+    elif isinstance(data, str):
+        payload = data.encode()
+    else:
+        payload = json.dumps(data, default=str, sort_keys=True).encode()
+    for key in ("type", "source", "subject", "time"):
+        value = event.get(key)
+        if value:
+            attributes.setdefault(f"ce-{key}", str(value))
+    return payload, attributes, topic
+
+
+def cloud_event_handler(
+    function_name: str, *, sink: DeadLetterSink | None = None
+) -> Callable[[Handler], Handler]:
+    """Decorate a ``@functions_framework.cloud_event`` handler with the error taxonomy."""
+
+    def decorate(fn: Handler) -> Handler:
+        @functools.wraps(fn)
+        def wrapper(event: CloudEventLike) -> None:
+            settings = get_settings()
+            log.configure(settings.project_id, settings.log_level)
+            event_id = str(event.get("id") or "")
+            trace = log.trace_id_from_headers(_request_headers())
+            with log.context(trace, function=function_name, event_id=event_id):
+                try:
+                    fn(event)
+                except PermanentError as exc:
+                    payload, attributes, topic = event_payload(event)
+                    logger.error(
+                        "permanent error, dead-lettered: %s",
+                        exc,
+                        extra={"fields": {"reason": exc.reason, "dead_letter": True}},
+                    )
+                    (sink or default_sink).record(
+                        DeadLetter(
+                            function=function_name,
+                            event_id=event_id,
+                            reason=exc.reason,
+                            detail=exc.detail,
+                            payload=payload,
+                            event_type=str(event.get("type") or ""),
+                            event_source=str(event.get("source") or ""),
+                            topic=topic,
+                            attributes=attributes,
+                        )
+                    )
+                except Exception as exc:
+                    if is_transient(exc):
+                        logger.warning("transient error, will be retried: %s", exc)
+                    else:
+                        logger.exception("unexpected error, will be retried")
+                    raise
+
+        return wrapper
+
+    return decorate
