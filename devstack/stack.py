@@ -66,7 +66,9 @@ class FunctionSpec:
             entry_point=item["entry_point"],
             signature=item.get("signature", "cloudevent"),
             trigger=item.get("trigger", {}),
-            env={k: str(v) for k, v in item.get("env", {}).items()},
+            env={
+                k: str(v) for k, v in {**item.get("env", {}), **item.get("local_env", {})}.items()
+            },
             concurrency=int(item.get("concurrency", 8)),
         )
 

@@ -1,0 +1,79 @@
+"""``make run``: start the local stack, play the demo through real triggers, report, stay up.
+
+``--demo stay`` (default) keeps the stack up until Ctrl-C; ``--demo once`` exits 0 after the
+report; ``--demo none`` starts the stack without playing the demo.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import time
+import traceback
+from pathlib import Path
+from types import FrameType
+
+from devstack.demos import discover
+from devstack.processes import StackError
+from devstack.report import Report
+from devstack.stack import REPO, LocalStack
+
+STATE_DIR = REPO / ".local" / "run"
+
+
+def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def how_to(stack: LocalStack, report: Report) -> None:
+    report.section("Send your own events")
+    report.line(f"Endpoints: {stack.endpoints_file}   (shell: source {stack.state_dir}/stack.env)")
+    report.line(json.dumps({k: v for k, v in stack.endpoints().items() if k != "pids"}, indent=2))
+    report.line("Examples (after `source .local/run/stack.env`, with .venv/bin/python):")
+    report.line("  from google.cloud import pubsub_v1")
+    report.line("  pubsub_v1.PublisherClient().publish('projects/demo-local/topics/<topic>', b'{...}')")
+    report.line("  from google.cloud import storage; from google.auth.credentials import AnonymousCredentials")
+    report.line("  storage.Client('demo-local', AnonymousCredentials()).bucket('<bucket>')"
+                ".blob('<name>').upload_from_string(b'...')")
+    report.line(f"Logs of every process: {stack.log_dir}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--demo", choices=("stay", "once", "none"), default="stay")
+    args = parser.parse_args()
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    report = Report()
+    stack = LocalStack(STATE_DIR, ticker=True, endpoints_file=STATE_DIR / "stack.json")
+    failed = False
+    try:
+        stack.start()
+        if args.demo != "none":
+            for module in discover():
+                try:
+                    module.run(stack, report)
+                except Exception:
+                    failed = True
+                    report.line(f"!! demo step {module.__name__} failed:")
+                    report.line(traceback.format_exc())
+        how_to(stack, report)
+        if args.demo == "once":
+            return 1 if failed else 0
+        report.line("\nStack is up. Press Ctrl-C to stop.")
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        report.line("\nStopping...")
+        return 130 if args.demo == "once" else 0
+    except StackError as exc:
+        report.line(f"local stack failed: {exc}")
+        return 2
+    finally:
+        stack.stop()
+        report.line("All stack processes stopped.")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
