@@ -1,0 +1,18 @@
+"""Uploads function: every Cloud Storage object generation becomes a ``media_files`` row.
+
+Trigger: ``google.cloud.storage.object.v1.finalized`` and ``.deleted`` on the uploads bucket.
+The logic lives in :mod:`shared.uploads` (shipped with the function's archive).
+"""
+
+from typing import Any
+
+import functions_framework
+
+from shared.handler import cloud_event_handler
+from shared.uploads.handler import handle
+
+
+@functions_framework.cloud_event
+@cloud_event_handler("uploads")
+def on_object_event(event: Any) -> None:
+    handle(event)
