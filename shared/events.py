@@ -136,7 +136,9 @@ def storage_object_from_event(event: CloudEventLike) -> StorageObjectEvent:
     if generation is None and "generation" not in data:
         problems.append("data.generation is missing")
     size = _optional_int(data, "size", problems)
-    metadata_raw = data.get("metadata") or {}
+    metadata_raw = data.get("metadata")
+    if metadata_raw is None:
+        metadata_raw = {}
     metadata: dict[str, str] = {}
     if not isinstance(metadata_raw, dict):
         problems.append("data.metadata must be an object")

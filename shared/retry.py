@@ -6,11 +6,8 @@ import random
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TypeVar
 
 from shared.errors import is_transient
-
-T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,7 +29,7 @@ class RetryPolicy:
 DEFAULT_RETRY = RetryPolicy()
 
 
-def call_with_retry(
+def call_with_retry[T](
     fn: Callable[[], T],
     policy: RetryPolicy = DEFAULT_RETRY,
     *,

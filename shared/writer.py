@@ -44,10 +44,10 @@ class RowsRejectedError(PermanentError):
 def bigquery_insert(table: str, rows: list[Mapping[str, Any]], row_ids: list[str]) -> list[Any]:
     """The real insert: ``insert_rows_json`` with skip_invalid_rows so one bad row never blocks
     the others of a shared batch."""
-    result: list[Any] = clients.bigquery().insert_rows_json(
+    errors = clients.bigquery().insert_rows_json(
         table, rows, row_ids=row_ids, skip_invalid_rows=True
     )
-    return result
+    return list(errors)
 
 
 @dataclass

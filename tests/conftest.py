@@ -34,7 +34,11 @@ def stack(record_dir: Path) -> Iterator[LocalStack]:
                 "recorder",
                 TEST_FUNCTIONS / "recorder",
                 "record",
-                trigger={"type": "storage", "bucket": TEST_BUCKET, "events": ["finalized", "deleted"]},
+                trigger={
+                    "type": "storage",
+                    "bucket": TEST_BUCKET,
+                    "events": ["finalized", "deleted"],
+                },
                 env=env,
             ),
             FunctionSpec("recorder-pubsub", TEST_FUNCTIONS / "recorder", "record", env=env),
@@ -42,7 +46,11 @@ def stack(record_dir: Path) -> Iterator[LocalStack]:
         ],
         extra_topics=["spine-recorder", "spine-probe", "spine-probe-dead-letter"],
         extra_subscriptions=[
-            {"name": "spine-recorder-push", "topic": "spine-recorder", "push_function": "recorder-pubsub"},
+            {
+                "name": "spine-recorder-push",
+                "topic": "spine-recorder",
+                "push_function": "recorder-pubsub",
+            },
             {
                 "name": "spine-probe-push",
                 "topic": "spine-probe",

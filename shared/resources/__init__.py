@@ -82,7 +82,7 @@ class Manifest:
         return schema
 
     def view_sql(self, name: str, project: str) -> str:
-        """The view's SQL with ``${project}`` substituted (Terraform's templatefile does the same)."""
+        """The view's SQL with ``${project}`` substituted (as Terraform's templatefile does)."""
         text = (ROOT / self.view(name)["sql"]).read_text()
         return string.Template(text).substitute(project=project)
 
@@ -138,12 +138,21 @@ def _validate(manifest: Manifest, root: Path) -> None:
     buckets = _unique(manifest, "buckets", "key")
     _unique(manifest, "schedules", "name")
     functions = _unique(manifest, "functions", "name")
-    for name in datasets | tables:
+    _validate_names(datasets | tables, topics)
+    _validate_tables(manifest, root, datasets)
+    _validate_messaging(manifest, topics, buckets, functions)
+
+
+def _validate_names(identifiers: set[str], topics: set[str]) -> None:
+    for name in identifiers:
         if not _IDENTIFIER.match(name):
             raise ManifestError(f"{name!r} is not a valid BigQuery identifier")
     for name in topics:
         if not _RESOURCE_NAME.match(name):
             raise ManifestError(f"topic {name!r} is not a valid Pub/Sub name")
+
+
+def _validate_tables(manifest: Manifest, root: Path, datasets: set[str]) -> None:
     for item in manifest["tables"] + manifest["views"]:
         if item.get("dataset") not in datasets:
             raise ManifestError(f"{item['name']}: unknown dataset {item.get('dataset')!r}")
@@ -160,6 +169,11 @@ def _validate(manifest: Manifest, root: Path) -> None:
     for view in manifest["views"]:
         if not (root / view["sql"]).is_file():
             raise ManifestError(f"{view['name']}: SQL file {view['sql']} is missing")
+
+
+def _validate_messaging(
+    manifest: Manifest, topics: set[str], buckets: set[str], functions: set[str]
+) -> None:
     for sub in manifest["subscriptions"]:
         for key in ("topic", "dead_letter_topic"):
             if sub.get(key) and sub[key] not in topics:

@@ -1,0 +1,40 @@
+import pytest
+
+from shared.errors import PermanentError, TransientError, is_transient
+
+
+class ServiceUnavailable(Exception):  # noqa: N818 - mirrors google.api_core
+    """Same class name as google.api_core.exceptions.ServiceUnavailable."""
+
+
+@pytest.mark.parametrize(
+    ("exc", "expected"),
+    [
+        (TransientError("x"), True),
+        (PermanentError("bad"), False),
+        (ConnectionError("reset"), True),
+        (TimeoutError(), True),
+        (ServiceUnavailable("503"), True),
+        (RuntimeError("Could not serialize access to table t due to concurrent update"), True),
+        (ValueError("nope"), False),
+        (KeyError("k"), False),
+    ],
+)
+def test_transient_classification(exc: BaseException, expected: bool) -> None:
+    assert is_transient(exc) is expected
+
+
+def test_google_api_errors_are_classified() -> None:
+    from google.api_core import exceptions
+
+    assert is_transient(exceptions.ServiceUnavailable("down"))
+    assert is_transient(exceptions.TooManyRequests("slow down"))
+    assert not is_transient(exceptions.BadRequest("bad"))
+    assert not is_transient(exceptions.NotFound("gone"))
+
+
+def test_permanent_error_carries_reason_and_detail() -> None:
+    err = PermanentError("invalid_json", "line 1")
+    assert err.reason == "invalid_json"
+    assert err.detail == "line 1"
+    assert str(err) == "invalid_json: line 1"

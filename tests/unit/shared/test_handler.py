@@ -1,0 +1,107 @@
+import base64
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import pytest
+from cloudevents.http import CloudEvent
+
+from shared import settings
+from shared.dead_letters import DeadLetterSink
+from shared.errors import PermanentError, TransientError
+from shared.events import PUBSUB_PUBLISHED
+from shared.handler import cloud_event_handler
+
+
+@pytest.fixture(autouse=True)
+def local_settings(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    for key, value in {
+        "PROJECT_ID": "demo-local",
+        "APP_ENV": "local",
+        "PUBSUB_EMULATOR_HOST": "127.0.0.1:1",
+        "STORAGE_EMULATOR_HOST": "http://127.0.0.1:1",
+        "BIGQUERY_EMULATOR_HOST": "http://127.0.0.1:1",
+    }.items():
+        monkeypatch.setenv(key, value)
+    settings.get_settings.cache_clear()
+    yield
+    settings.get_settings.cache_clear()
+
+
+class RecordingInsert:
+    def __init__(self) -> None:
+        self.rows: list[Mapping[str, Any]] = []
+
+    def __call__(self, table: str, rows: list[Mapping[str, Any]], row_ids: list[str]) -> list[Any]:
+        assert table == "demo-local.ops.dead_letters"
+        self.rows.extend(rows)
+        return []
+
+
+def event() -> CloudEvent:
+    return CloudEvent(
+        {
+            "id": "m-1",
+            "source": "//pubsub.googleapis.com/projects/p/topics/t",
+            "type": PUBSUB_PUBLISHED,
+        },
+        {
+            "message": {
+                "data": base64.b64encode(b"\x00raw").decode(),
+                "attributes": {"source": "shop"},
+            }
+        },
+    )
+
+
+def test_permanent_error_is_dead_lettered_and_acknowledged() -> None:
+    insert = RecordingInsert()
+
+    @cloud_event_handler("probe", sink=DeadLetterSink(insert))
+    def handle(_: Any) -> None:
+        raise PermanentError("bad_input", "field x")
+
+    handle(event())  # returns normally: the event is acknowledged
+    (row,) = insert.rows
+    assert row["reason"] == "bad_input"
+    assert row["event_id"] == "m-1"
+    assert row["topic"] == "t"
+    assert base64.b64decode(row["payload"]) == b"\x00raw"
+    assert row["attributes"]["source"] == "shop"
+    assert row["payload_size"] == 4
+
+
+def test_dead_letter_id_is_deterministic() -> None:
+    insert = RecordingInsert()
+
+    @cloud_event_handler("probe", sink=DeadLetterSink(insert))
+    def handle(_: Any) -> None:
+        raise PermanentError("bad_input")
+
+    handle(event())
+    handle(event())
+    assert insert.rows[0]["dead_letter_id"] == insert.rows[1]["dead_letter_id"]
+
+
+@pytest.mark.parametrize("error", [TransientError("down"), KeyError("bug")])
+def test_other_errors_are_re_raised_for_redelivery(error: Exception) -> None:
+    insert = RecordingInsert()
+
+    @cloud_event_handler("probe", sink=DeadLetterSink(insert))
+    def handle(_: Any) -> None:
+        raise error
+
+    with pytest.raises(type(error)):
+        handle(event())
+    assert insert.rows == []
+
+
+def test_failing_dead_letter_write_is_retried_not_lost() -> None:
+    def broken(table: str, rows: list[Mapping[str, Any]], row_ids: list[str]) -> list[Any]:
+        raise ConnectionError("bigquery down")
+
+    @cloud_event_handler("probe", sink=DeadLetterSink(broken))
+    def handle(_: Any) -> None:
+        raise PermanentError("bad_input")
+
+    with pytest.raises(ConnectionError):
+        handle(event())
