@@ -64,7 +64,7 @@ _PREFIXES: tuple[tuple[bytes, Detected], ...] = (
 )
 
 
-def sniff(head: bytes) -> Detected:
+def sniff(head: bytes) -> Detected:  # noqa: PLR0911 - one return per signature family
     """The type of content starting with ``head`` (``unknown`` when nothing matches)."""
     if head[:4] == b"RIFF" and len(head) >= 12:
         found = _riff(head)
@@ -99,6 +99,18 @@ EXTENSION_CLASSES: dict[str, str] = {
     ),
     **dict.fromkeys(("exe", "dll", "so", "sh", "bat", "cmd", "msi", "bin", "app"), EXECUTABLE),
 }
+EXTENSION_TYPES: dict[str, str] = {
+    "jpg": "image/jpeg",
+    "jpeg": "image/jpeg",
+    "png": "image/png",
+    "gif": "image/gif",
+    "webp": "image/webp",
+    "pdf": "application/pdf",
+    "mp3": "audio/mpeg",
+    "flac": "audio/flac",
+    "wav": "audio/wav",
+}
+"""Extensions whose exact format we can check (a PNG named .jpg is flagged, not rejected)."""
 _DOCUMENT_TYPES = ("application/pdf", "application/msword", "application/rtf", "application/json")
 
 

@@ -49,7 +49,9 @@ def _bad_chars(text: str) -> bool:
     return any(unicodedata.category(ch) in ("Cc", "Cf", "Cs") for ch in text)
 
 
-def parse_name(name: str, metadata: Mapping[str, str] | None = None) -> ObjectPath | NamingProblem:
+def parse_name(  # noqa: PLR0911 - one return per rule, checked in order
+    name: str, metadata: Mapping[str, str] | None = None
+) -> ObjectPath | NamingProblem:
     """Parse an object name (and its custom metadata) into the business link."""
     parts = name.split("/")
     if _bad_chars(name):

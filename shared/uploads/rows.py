@@ -14,7 +14,7 @@ from typing import Any
 
 from shared.events import StorageObjectEvent
 from shared.uploads import detect
-from shared.uploads.naming import NamingProblem, ObjectPath, parse_name
+from shared.uploads.naming import NamingProblem, ObjectPath
 
 ACTIVE = "active"
 DELETED = "deleted"
@@ -75,7 +75,7 @@ def judge(
     return Verdict(verdict[0], verdict[1], found.mime, found.media_class)
 
 
-def _compare(
+def _compare(  # noqa: PLR0911 - one return per rule, checked in order
     found: detect.Detected, path: ObjectPath, content_type: str | None
 ) -> tuple[str, str | None]:
     if found.media_class == detect.EXECUTABLE:
@@ -99,6 +99,10 @@ def _compare(
         return REJECTED, (
             f"content_type_mismatch: content is {found.mime} but declared {content_type!s:.100}"
         )
+    expected = detect.EXTENSION_TYPES.get(path.extension)
+    if expected is not None and expected != found.mime:
+        # same media class, different format: kept (the file is usable) but flagged
+        return ACTIVE, f"format_mismatch: .{path.extension} file contains {found.mime}"
     return ACTIVE, None
 
 

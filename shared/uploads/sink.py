@@ -38,7 +38,7 @@ def insert(table: str, rows: list[Mapping[str, Any]], row_ids: list[str]) -> lis
     from google.cloud import bigquery
 
     try:
-        result: list[Any] = clients.bigquery().insert_rows_json(
+        result = clients.bigquery().insert_rows_json(
             table,
             rows,
             row_ids=row_ids,
@@ -48,7 +48,7 @@ def insert(table: str, rows: list[Mapping[str, Any]], row_ids: list[str]) -> lis
         )
     except (ConnectionError, OSError) as exc:
         raise TransientError(f"BigQuery insert failed: {exc}") from exc
-    return result
+    return list(result)
 
 
 def make_writer(mode: str | None = None) -> RowWriter:
