@@ -55,19 +55,15 @@ def main(argv: list[str]) -> int:
         print(f"  done in {time.monotonic() - started:.0f}s", flush=True)
     header = ("bench", "name", "value", "unit", "baseline", "ratio")
     rows = [[_fmt(f.get(h)) for h in header] for f in figures]
-    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)]
+    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(header)]
     print()
     print("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)))
     print("  ".join("-" * w for w in widths))
     for row in rows:
         print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)))
     RESULTS.mkdir(exist_ok=True)
-    payload = {
-        "figures": [
-            {k: f.get(k) for k in ("name", "value", "unit", "baseline", "ratio")} | {"bench": f["bench"]}
-            for f in figures
-        ]
-    }
+    keys = ("name", "value", "unit", "baseline", "ratio", "bench")
+    payload = {"figures": [{k: f.get(k) for k in keys} for f in figures]}
     (RESULTS / "latest.json").write_text(json.dumps(payload, indent=2))
     print(f"\nwrote {RESULTS / 'latest.json'}")
     if failed:
