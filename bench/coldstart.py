@@ -63,7 +63,9 @@ def _first_request(spec: FunctionSpec, port: int) -> urllib.request.Request:
     url = f"http://127.0.0.1:{port}/"
     if spec.signature == "http":
         return urllib.request.Request(url, method="GET")
-    data = {"message": {"data": base64.b64encode(b"not json {").decode(), "messageId": "bench-1"}}
+    data: dict[str, Any] = {
+        "message": {"data": base64.b64encode(b"not json {").decode(), "messageId": "bench-1"}
+    }
     headers = {
         "ce-specversion": "1.0",
         "ce-id": f"bench-{time.time_ns()}",
