@@ -1,0 +1,11 @@
+project_id          = "CHANGE-ME-dev"
+environment         = "dev"
+region              = "europe-west1"
+bigquery_location   = "EU"
+log_level           = "DEBUG"
+deletion_protection = false
+cors_origins        = ["http://localhost:3000"]
+alert_emails        = []
+monthly_budget      = 20
+github_repository   = "CHANGE-ME/gcp-event-plumbing"
+github_deploy_refs  = ["refs/heads/main"]

@@ -1,0 +1,12 @@
+project_id                    = "CHANGE-ME-prod"
+environment                   = "prod"
+region                        = "europe-west1"
+bigquery_location             = "EU"
+log_level                     = "INFO"
+deletion_protection           = true
+cors_origins                  = ["https://app.example.com"]
+alert_emails                  = ["oncall@example.com"]
+function_error_rate_threshold = 0.02
+monthly_budget                = 300
+github_repository             = "CHANGE-ME/gcp-event-plumbing"
+github_deploy_refs            = ["refs/tags/v*"]

@@ -1,0 +1,11 @@
+project_id          = "CHANGE-ME-staging"
+environment         = "staging"
+region              = "europe-west1"
+bigquery_location   = "EU"
+log_level           = "INFO"
+deletion_protection = true
+cors_origins        = ["https://staging.app.example.com"]
+alert_emails        = ["oncall@example.com"]
+monthly_budget      = 50
+github_repository   = "CHANGE-ME/gcp-event-plumbing"
+github_deploy_refs  = ["refs/tags/v*"]

@@ -1,0 +1,69 @@
+# Every function the manifest declares, through the reusable module. Nothing here names a
+# function: a new manifest entry is a new deployment.
+
+module "function" {
+  source   = "./modules/function"
+  for_each = local.functions
+
+  project_id  = var.project_id
+  region      = var.region
+  name        = each.key
+  source_dir  = "${path.module}/../${each.value.source}"
+  shared_dir  = "${path.module}/../shared"
+  runtime     = "python313"
+  entry_point = each.value.entry_point
+
+  trigger_type                  = each.value.trigger_type
+  bucket_name                   = each.value.bucket == null ? null : google_storage_bucket.manifest[each.value.bucket].name
+  storage_event                 = each.value.events[0]
+  trigger_service_account_email = google_service_account.eventarc.email
+
+  source_bucket         = google_storage_bucket.sources.name
+  service_account_email = google_service_account.function[each.key].email
+  env                   = each.value.env
+  secrets               = each.value.secrets
+  concurrency           = each.value.concurrency
+  memory                = each.value.memory
+  cpu                   = each.value.cpu
+  timeout_s             = each.value.timeout_s
+  min_instances         = each.value.min_instances
+  max_instances         = each.value.max_instances
+  labels                = merge(local.labels, { function = each.key })
+
+  depends_on = [
+    google_project_service.apis,
+    google_secret_manager_secret_iam_member.function,
+    google_project_iam_member.eventarc_receiver,
+    google_project_iam_member.gcs_pubsub_publisher,
+  ]
+}
+
+# Storage events beyond the first (e.g. "deleted" when the function's own trigger is
+# "finalized"): a separate Eventarc trigger to the same Cloud Run service, same retry
+# semantics (Eventarc retries failed deliveries).
+resource "google_eventarc_trigger" "storage_extra" {
+  for_each        = local.extra_storage_events
+  name            = substr(each.key, 0, 63)
+  project         = var.project_id
+  location        = var.region
+  service_account = google_service_account.eventarc.email
+  labels          = local.labels
+
+  matching_criteria {
+    attribute = "type"
+    value     = "google.cloud.storage.object.v1.${each.value.event}"
+  }
+  matching_criteria {
+    attribute = "bucket"
+    value     = google_storage_bucket.manifest[local.functions[each.value.function].bucket].name
+  }
+
+  destination {
+    cloud_run_service {
+      service = module.function[each.value.function].service
+      region  = var.region
+    }
+  }
+
+  depends_on = [google_project_iam_member.eventarc_receiver, google_project_iam_member.gcs_pubsub_publisher]
+}

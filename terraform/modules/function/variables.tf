@@ -1,0 +1,126 @@
+variable "project_id" {
+  description = "Project of the function."
+  type        = string
+}
+
+variable "region" {
+  description = "Region of the function and its triggers."
+  type        = string
+}
+
+variable "name" {
+  description = "Function name (the manifest entry's `name`)."
+  type        = string
+}
+
+variable "source_dir" {
+  description = "The function folder (functions/<dir>) holding main.py and requirements.txt."
+  type        = string
+}
+
+variable "shared_dir" {
+  description = "The repository's shared/ package, packed beside main.py."
+  type        = string
+}
+
+variable "runtime" {
+  description = "Cloud Functions runtime."
+  type        = string
+  default     = "python313"
+}
+
+variable "entry_point" {
+  description = "Python function in main.py (the manifest entry's `entry_point`)."
+  type        = string
+}
+
+variable "trigger_type" {
+  description = "storage | pubsub | http (the manifest entry's trigger.type)."
+  type        = string
+  validation {
+    condition     = contains(["storage", "pubsub", "http"], var.trigger_type)
+    error_message = "trigger_type must be storage, pubsub or http."
+  }
+}
+
+variable "bucket_name" {
+  description = "Bucket whose object events trigger a storage function."
+  type        = string
+  default     = null
+}
+
+variable "storage_event" {
+  description = "First storage event type (finalized, deleted, archived, metadataUpdated) handled by the function's own trigger."
+  type        = string
+  default     = "finalized"
+}
+
+variable "source_bucket" {
+  description = "Bucket that stores the source archives."
+  type        = string
+}
+
+variable "service_account_email" {
+  description = "The function's own runtime service account."
+  type        = string
+}
+
+variable "trigger_service_account_email" {
+  description = "Service account Eventarc uses to invoke storage functions."
+  type        = string
+  default     = null
+}
+
+variable "env" {
+  description = "Plain environment variables (core settings + the manifest entry's env)."
+  type        = map(string)
+}
+
+variable "secrets" {
+  description = "Env var name => Secret Manager secret id (latest version)."
+  type        = map(string)
+  default     = {}
+}
+
+variable "concurrency" {
+  description = "Concurrent requests per instance."
+  type        = number
+}
+
+variable "memory" {
+  description = "Memory per instance, e.g. 512Mi."
+  type        = string
+}
+
+variable "cpu" {
+  description = "vCPU per instance; null lets Cloud Functions pick (concurrency > 1 needs >= 1)."
+  type        = string
+  default     = null
+}
+
+variable "timeout_s" {
+  description = "Request timeout in seconds (event functions: at most 540)."
+  type        = number
+}
+
+variable "min_instances" {
+  description = "Instances kept warm (0 costs nothing at idle)."
+  type        = number
+}
+
+variable "max_instances" {
+  description = "Upper bound on instances (protects BigQuery quotas and the budget)."
+  type        = number
+}
+
+variable "kms_key_name" {
+  description = "KMS key that encrypts the function's build artifacts (Artifact Registry repo must allow it); null for Google-managed."
+  type        = string
+  default     = null
+}
+
+variable "labels" {
+  description = "Labels on the function."
+  type        = map(string)
+  default     = {}
+}

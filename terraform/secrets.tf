@@ -1,0 +1,73 @@
+# KMS: one key ring per environment, a key per purpose (rotated every 90 days, never
+# destroyed by Terraform). Secret Manager: one secret per secret env var any function reads
+# (webhook signing keys, notification keys). Terraform creates the secrets, never their values:
+# add versions out of band (`gcloud secrets versions add ID --data-file=-`), so no secret ever
+# lands in the state file.
+
+resource "google_kms_key_ring" "this" {
+  name       = "event-plumbing-${var.environment}"
+  project    = var.project_id
+  location   = var.region
+  depends_on = [google_project_service.apis]
+}
+
+resource "google_kms_crypto_key" "storage" {
+  name            = "storage"
+  key_ring        = google_kms_key_ring.this.id
+  rotation_period = "7776000s"
+  purpose         = "ENCRYPT_DECRYPT"
+  lifecycle {
+    prevent_destroy = true
+  }
+}
+
+resource "google_kms_crypto_key" "bigquery" {
+  name            = "bigquery"
+  key_ring        = google_kms_key_ring.this.id
+  rotation_period = "7776000s"
+  purpose         = "ENCRYPT_DECRYPT"
+  lifecycle {
+    prevent_destroy = true
+  }
+}
+
+# Envelope key for customer credentials (integration tokens stored per customer): functions
+# whose manifest entry says access.kms = true may encrypt/decrypt with it, nobody else.
+resource "google_kms_crypto_key" "customer_credentials" {
+  name            = "customer-credentials"
+  key_ring        = google_kms_key_ring.this.id
+  rotation_period = "7776000s"
+  purpose         = "ENCRYPT_DECRYPT"
+  lifecycle {
+    prevent_destroy = true
+  }
+}
+
+resource "google_kms_crypto_key_iam_member" "gcs_storage_key" {
+  crypto_key_id = google_kms_crypto_key.storage.id
+  role          = "roles/cloudkms.cryptoKeyEncrypterDecrypter"
+  member        = "serviceAccount:${data.google_storage_project_service_account.gcs.email_address}"
+}
+
+resource "google_kms_crypto_key_iam_member" "bq_key" {
+  crypto_key_id = google_kms_crypto_key.bigquery.id
+  role          = "roles/cloudkms.cryptoKeyEncrypterDecrypter"
+  member        = "serviceAccount:${data.google_bigquery_default_service_account.bq.email}"
+}
+
+resource "google_secret_manager_secret" "function" {
+  for_each  = toset(values(local.secrets))
+  secret_id = each.value
+  project   = var.project_id
+  labels    = local.labels
+
+  replication {
+    user_managed {
+      replicas {
+        location = var.region
+      }
+    }
+  }
+
+  depends_on = [google_project_service.apis]
+}

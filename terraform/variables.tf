@@ -1,0 +1,148 @@
+variable "project_id" {
+  description = "Google Cloud project that holds one environment of the product."
+  type        = string
+  validation {
+    condition     = can(regex("^[a-z][-a-z0-9]{4,28}[a-z0-9]$", var.project_id))
+    error_message = "project_id must be a valid Google Cloud project id."
+  }
+}
+
+variable "environment" {
+  description = "Environment name; becomes APP_ENV of every function (shared/settings.py)."
+  type        = string
+  validation {
+    condition     = contains(["dev", "staging", "prod"], var.environment)
+    error_message = "environment must be dev, staging or prod (local is the emulator stack)."
+  }
+}
+
+variable "region" {
+  description = "Region of the functions, Eventarc triggers, Scheduler jobs, KMS key ring and buckets."
+  type        = string
+  default     = "europe-west1"
+}
+
+variable "bigquery_location" {
+  description = "BigQuery location of every dataset; becomes BIGQUERY_LOCATION of every function."
+  type        = string
+  default     = "EU"
+}
+
+variable "log_level" {
+  description = "LOG_LEVEL of every function (DEBUG, INFO, WARNING, ERROR)."
+  type        = string
+  default     = "INFO"
+  validation {
+    condition     = contains(["DEBUG", "INFO", "WARNING", "ERROR"], var.log_level)
+    error_message = "log_level must be DEBUG, INFO, WARNING or ERROR."
+  }
+}
+
+variable "cors_origins" {
+  description = "Browser origins allowed to upload straight into the manifest buckets (signed URLs). Empty: no CORS."
+  type        = list(string)
+  default     = []
+}
+
+variable "media_class_lifecycle" {
+  description = <<-EOT
+    Storage class transitions per media class. Object names are
+    {customer_id}/{record_id}/{media_class}/{file}; GCS lifecycle can only match prefixes and
+    suffixes, so a class is recognised by the file name suffixes listed here. Days are counted
+    from object creation; 0 disables a step.
+  EOT
+  type = map(object({
+    suffixes      = list(string)
+    nearline_days = number
+    coldline_days = number
+    archive_days  = number
+  }))
+  default = {
+    video    = { suffixes = [".mp4", ".mov", ".webm", ".mkv"], nearline_days = 30, coldline_days = 90, archive_days = 365 }
+    image    = { suffixes = [".jpg", ".jpeg", ".png", ".gif", ".webp", ".heic"], nearline_days = 30, coldline_days = 90, archive_days = 365 }
+    audio    = { suffixes = [".mp3", ".wav", ".m4a", ".ogg"], nearline_days = 30, coldline_days = 90, archive_days = 365 }
+    document = { suffixes = [".pdf", ".csv", ".json", ".txt", ".xlsx", ".docx"], nearline_days = 90, coldline_days = 365, archive_days = 0 }
+  }
+}
+
+variable "noncurrent_version_days" {
+  description = "Days a replaced or deleted object version is kept before deletion."
+  type        = number
+  default     = 30
+}
+
+variable "log_retention_days" {
+  description = "Days the access-log bucket keeps its objects."
+  type        = number
+  default     = 365
+}
+
+variable "deletion_protection" {
+  description = "Protect BigQuery tables and functions' data from `terraform destroy` (true in staging/prod)."
+  type        = bool
+  default     = true
+}
+
+variable "http_invokers" {
+  description = "Principals allowed to call each HTTP function, by function name (e.g. {\"webhook-receiver\" = [\"serviceAccount:gw@p.iam.gserviceaccount.com\"]}). Never allUsers."
+  type        = map(list(string))
+  default     = {}
+  validation {
+    condition     = alltrue([for members in values(var.http_invokers) : !contains(members, "allUsers") && !contains(members, "allAuthenticatedUsers")])
+    error_message = "HTTP functions are authenticated: allUsers/allAuthenticatedUsers are refused."
+  }
+}
+
+variable "warehouse_readers" {
+  description = "Principals (e.g. group:analysts@example.com) that read every row of the customer tables."
+  type        = list(string)
+  default     = []
+}
+
+variable "tenant_readers" {
+  description = "Row-level access: principal => customer ids whose rows it may read in the customer tables."
+  type        = map(list(string))
+  default     = {}
+}
+
+variable "alert_emails" {
+  description = "E-mail addresses that receive alert notifications."
+  type        = list(string)
+  default     = []
+}
+
+variable "function_error_rate_threshold" {
+  description = "Alert when a function's share of 5xx responses over 5 minutes exceeds this ratio."
+  type        = number
+  default     = 0.05
+}
+
+variable "stale_refresh_hours" {
+  description = "Alert when no refresh succeeded for this many hours."
+  type        = number
+  default     = 26
+}
+
+variable "billing_account" {
+  description = "Billing account id (XXXXXX-XXXXXX-XXXXXX) for the budget alert; empty skips the budget."
+  type        = string
+  default     = ""
+}
+
+variable "monthly_budget" {
+  description = "Monthly budget amount in the billing account's currency."
+  type        = number
+  default     = 50
+}
+
+variable "github_repository" {
+  description = "owner/name of the GitHub repository whose Actions deploy this environment through Workload Identity Federation. Empty: no WIF."
+  type        = string
+  default     = ""
+}
+
+variable "github_deploy_refs" {
+  description = "Git refs allowed to impersonate the deployer (main for dev, release tags for staging/prod)."
+  type        = list(string)
+  default     = ["refs/heads/main"]
+}
