@@ -1,0 +1,36 @@
+"""Webhook receiver: signed HTTP POST -> ``webhook-events`` topic, body unchanged.
+
+Logic lives in :mod:`shared.webhooks.receiver`; this module only adapts Flask.
+"""
+
+from typing import Any
+
+import functions_framework
+
+from shared import log
+from shared.settings import get_settings
+from shared.webhooks import receiver
+
+_config: receiver.ReceiverConfig | None = None
+
+
+def _get_config() -> receiver.ReceiverConfig:
+    global _config  # noqa: PLW0603 - read the environment once per instance
+    if _config is None:
+        _config = receiver.ReceiverConfig.from_env()
+    return _config
+
+
+@functions_framework.http
+def receive(request: Any) -> tuple[str, int]:
+    settings = get_settings()
+    log.configure(settings.project_id, settings.log_level)
+    config = _get_config()
+    early = receiver.precheck(config, request.method, request.path, request.content_length)
+    if early is not None:
+        return early.body, early.status
+    body = request.stream.read(config.max_body_bytes + 1)
+    answer = receiver.handle(
+        config, request.path, dict(request.headers), body, receiver.pubsub_publish
+    )
+    return answer.body, answer.status

@@ -1,0 +1,19 @@
+"""Webhook ingest: Pub/Sub push (``webhook-events``) -> raw lake + typed tables.
+
+Logic lives in :mod:`shared.webhooks`; this module only wires the trigger.
+"""
+
+from typing import Any
+
+import functions_framework
+
+from shared.events import pubsub_message_from_event
+from shared.handler import cloud_event_handler
+from shared.webhooks.ingest import ingest as ingest_message
+from shared.webhooks.sink import default_sink
+
+
+@functions_framework.cloud_event
+@cloud_event_handler("webhooks")
+def ingest(event: Any) -> None:
+    ingest_message(pubsub_message_from_event(event), default_sink())
