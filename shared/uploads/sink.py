@@ -19,7 +19,7 @@ from shared.settings import get_settings
 from shared.writer import BatchingWriter, Row, TableWriter
 
 TABLE = "media_files"
-INSERT_DEADLINE_S = 20.0
+INSERT_DEADLINE_S = 20.0  # override: UPLOADS_INSERT_DEADLINE_S
 _lock = threading.Lock()
 _writer: RowWriter | None = None
 
@@ -33,6 +33,14 @@ def media_files_table() -> str:
     return table_id(get_settings().project_id, dataset, TABLE)
 
 
+def _deadline() -> float:
+    raw = os.environ.get("UPLOADS_INSERT_DEADLINE_S", "")
+    try:
+        return max(0.5, float(raw)) if raw else INSERT_DEADLINE_S
+    except ValueError:
+        return INSERT_DEADLINE_S
+
+
 def insert(table: str, rows: list[Mapping[str, Any]], row_ids: list[str]) -> list[Any]:
     """insertAll with a bounded retry; connection failures become TransientError."""
     from google.cloud import bigquery
@@ -43,7 +51,7 @@ def insert(table: str, rows: list[Mapping[str, Any]], row_ids: list[str]) -> lis
             rows,
             row_ids=row_ids,
             skip_invalid_rows=True,
-            retry=bigquery.DEFAULT_RETRY.with_deadline(INSERT_DEADLINE_S),
+            retry=bigquery.DEFAULT_RETRY.with_deadline(_deadline()),
             timeout=10,
         )
     except (ConnectionError, OSError) as exc:

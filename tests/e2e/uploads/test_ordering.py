@@ -73,7 +73,9 @@ def test_three_redeliveries_of_every_event_out_of_order(
     assert all(r["reason"].startswith("object_vanished") for r in late)
 
 
-def test_delete_then_late_finalize_does_not_resurrect(stack: LocalStack, direct_bucket: Any) -> None:
+def test_delete_then_late_finalize_does_not_resurrect(
+    stack: LocalStack, direct_bucket: Any
+) -> None:
     url = stack.function_url("uploads")
     p = f"c-{uuid.uuid4().hex[:8]}/r2"
     res = _upload(direct_bucket, f"{p}/image/x.jpg", helpers.JPEG, "image/jpeg")
@@ -102,8 +104,10 @@ def test_bad_input_gets_a_row_or_a_dead_letter(stack: LocalStack, direct_bucket:
         ({**base, "name": f"{p}/r/sound/x.mp3"}, "media_class_unknown"),
         ({**base, "name": f"{p}UPPER CASE/r/image/x.jpg"}, "customer_id_format"),
         ({**base, "name": f"{p}/r/image/x.jpg", "size": str(10**13)}, "oversize"),
-        ({**base, "name": f"{p}/r/image/y.jpg", "metadata": {"record-id": "other"}},
-         "record_link_conflict"),
+        (
+            {**base, "name": f"{p}/r/image/y.jpg", "metadata": {"record-id": "other"}},
+            "record_link_conflict",
+        ),
     ]
     for resource, _ in cases:
         assert helpers.post_event(url, helpers.FINALIZED, resource) < 300
