@@ -1,0 +1,1 @@
+"""Quotas: plans as data, atomic admission with leases, alerts, sweeps, API keys."""
