@@ -1,0 +1,19 @@
+"""Refresh orchestrator: one Pub/Sub message (Cloud Scheduler, API, continuation) = one run
+invocation. Logic lives in shared.refresh."""
+
+from typing import Any
+
+import functions_framework
+
+from shared.events import pubsub_message_from_event
+from shared.handler import cloud_event_handler
+
+
+@functions_framework.cloud_event
+@cloud_event_handler("refresh")
+def refresh(event: Any) -> None:
+    from shared.refresh import orchestrate, request
+
+    message = pubsub_message_from_event(event)
+    run_request = request.parse(message.json(), default_run_type="scheduled")
+    orchestrate.handle(run_request)

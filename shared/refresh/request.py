@@ -1,0 +1,157 @@
+"""The refresh request: what Cloud Scheduler, the API and continuations publish."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import asdict, dataclass, field
+from datetime import date
+from typing import Any
+
+from shared.errors import PermanentError
+
+RUN_TYPES = ("scheduled", "manual", "continuation", "retry", "backfill")
+_RUN_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,100}$")
+_TABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,1023}$")
+_KEYS = {
+    "run_id",
+    "run_type",
+    "schedule",
+    "tables",
+    "with_dependents",
+    "with_dependencies",
+    "dry_run",
+    "full_refresh",
+    "as_of",
+    "customer_id",
+    "concurrency",
+    "invocation",
+    "shadow",
+    "test",
+}
+
+
+class RequestError(PermanentError):
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("invalid_refresh_request", "; ".join(problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class RefreshRequest:
+    run_id: str
+    run_type: str = "manual"
+    schedule: str | None = None
+    tables: tuple[str, ...] | None = None
+    with_dependents: bool = False
+    with_dependencies: bool = False
+    dry_run: bool = False
+    full_refresh: bool = False
+    as_of: date | None = None
+    customer_id: str | None = None
+    concurrency: int | None = None
+    invocation: int = 0
+    shadow: tuple[str, ...] = ()
+    test: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["tables"] = list(self.tables) if self.tables is not None else None
+        data["shadow"] = list(self.shadow)
+        data["as_of"] = self.as_of.isoformat() if self.as_of else None
+        return {k: v for k, v in data.items() if v not in (None, {}, [])}
+
+    def continuation(self) -> RefreshRequest:
+        from dataclasses import replace
+
+        return replace(self, invocation=self.invocation + 1)
+
+
+def new_run_id() -> str:
+    return f"run-{uuid.uuid4().hex[:16]}"
+
+
+def _bool(body: dict[str, Any], key: str, problems: list[str]) -> bool:
+    value = body.get(key, False)
+    if not isinstance(value, bool):
+        problems.append(f"{key} must be true or false")
+        return False
+    return value
+
+
+def _tables(value: Any, key: str, problems: list[str]) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(
+        isinstance(t, str) and _TABLE.match(t) for t in value
+    ):
+        problems.append(f"{key} must be a list of table names")
+        return None
+    if len(value) > 500:
+        problems.append(f"{key}: at most 500 tables")
+        return None
+    return tuple(value)
+
+
+def parse(body: Any, *, default_run_type: str = "manual") -> RefreshRequest:
+    """Validate a request body (a JSON object); RequestError lists every problem."""
+    if not isinstance(body, dict):
+        raise RequestError(["the request must be a JSON object"])
+    problems: list[str] = []
+    unknown = set(body) - _KEYS
+    if unknown:
+        problems.append(f"unknown fields {sorted(str(k) for k in unknown)[:10]}")
+    run_id = body.get("run_id") or new_run_id()
+    if not isinstance(run_id, str) or not _RUN_ID.match(run_id):
+        problems.append("run_id must be 1-100 characters of [A-Za-z0-9_.:-]")
+    run_type = body.get("run_type", default_run_type)
+    if run_type not in RUN_TYPES:
+        problems.append(f"run_type must be one of {RUN_TYPES}")
+    schedule = body.get("schedule")
+    if schedule is not None and not (isinstance(schedule, str) and _TABLE.match(schedule)):
+        problems.append("schedule must be a name")
+    as_of = None
+    if body.get("as_of") is not None:
+        try:
+            as_of = date.fromisoformat(str(body["as_of"]))
+        except ValueError:
+            problems.append("as_of must be an ISO date (YYYY-MM-DD)")
+    customer = body.get("customer_id")
+    if customer is not None and not (isinstance(customer, str) and 0 < len(customer) <= 128):
+        problems.append("customer_id must be a string of 1-128 characters")
+    concurrency = body.get("concurrency")
+    if concurrency is not None and (
+        isinstance(concurrency, bool)
+        or not isinstance(concurrency, int)
+        or not 1 <= concurrency <= 32
+    ):
+        problems.append("concurrency must be an integer in [1, 32]")
+    invocation = body.get("invocation", 0)
+    if (
+        isinstance(invocation, bool)
+        or not isinstance(invocation, int)
+        or not 0 <= invocation <= 1000
+    ):
+        problems.append("invocation must be an integer in [0, 1000]")
+    test = body.get("test", {})
+    if not isinstance(test, dict):
+        problems.append("test must be an object")
+    request = RefreshRequest(
+        run_id=str(run_id),
+        run_type=str(run_type),
+        schedule=schedule,
+        tables=_tables(body.get("tables"), "tables", problems),
+        with_dependents=_bool(body, "with_dependents", problems),
+        with_dependencies=_bool(body, "with_dependencies", problems),
+        dry_run=_bool(body, "dry_run", problems),
+        full_refresh=_bool(body, "full_refresh", problems),
+        as_of=as_of,
+        customer_id=customer,
+        concurrency=concurrency,
+        invocation=invocation if isinstance(invocation, int) else 0,
+        shadow=_tables(body.get("shadow"), "shadow", problems) or (),
+        test=test if isinstance(test, dict) else {},
+    )
+    if problems:
+        raise RequestError(problems)
+    return request
