@@ -43,13 +43,14 @@ resource "google_bigquery_table" "this" {
 }
 
 resource "google_bigquery_table" "view" {
+  #checkov:skip=CKV_GCP_80:A view stores no data (its query runs against the CMEK-encrypted base tables); BigQuery rejects encryption_configuration on views.
   for_each            = local.views
   dataset_id          = google_bigquery_dataset.this[each.value.dataset].dataset_id
   table_id            = each.key
   project             = var.project_id
   description         = each.value.description
   labels              = merge(local.labels, { dataset = each.value.dataset })
-  deletion_protection = false
+  deletion_protection = var.deletion_protection
 
   view {
     query          = each.value.query

@@ -4,11 +4,9 @@
 # afterwards CI deploys as the deployer.
 
 locals {
-  wif_enabled = var.github_repository != ""
-  deploy_ref_condition = join(" || ", [
-    for r in var.github_deploy_refs :
-    endswith(r, "*") ? "assertion.ref.startsWith('${trimsuffix(r, "*")}')" : "assertion.ref == '${r}'"
-  ])
+  wif_enabled    = var.github_repository != ""
+  deploy_subject = "repo:${var.github_repository}:environment:${var.environment}"
+  plan_subject   = "repo:${var.github_repository}:environment:${var.environment}-plan"
   # What `terraform apply` of this configuration needs, each role the narrowest that covers a
   # resource family here. Never roles/owner or roles/editor.
   deployer_roles = toset([
@@ -46,6 +44,7 @@ resource "google_iam_workload_identity_pool" "github" {
 }
 
 resource "google_iam_workload_identity_pool_provider" "github" {
+  #checkov:skip=CKV_GCP_125:The condition pins assertion.sub to repo:<owner/name>:environment:<env>[-plan]; checkov cannot resolve var.github_repository offline, so tests/unit/terraform asserts the pin instead.
   count                              = local.wif_enabled ? 1 : 0
   project                            = var.project_id
   workload_identity_pool_id          = google_iam_workload_identity_pool.github[0].workload_identity_pool_id
@@ -55,11 +54,12 @@ resource "google_iam_workload_identity_pool_provider" "github" {
     "google.subject"       = "assertion.sub"
     "attribute.repository" = "assertion.repository"
     "attribute.ref"        = "assertion.ref"
-    # "yes" only for the refs allowed to deploy this environment (a trailing * is a prefix).
-    "attribute.deploy" = "(${local.deploy_ref_condition}) ? 'yes' : 'no'"
   }
-  # Only this repository's workflows may authenticate at all.
-  attribute_condition = "assertion.repository == '${var.github_repository}'"
+  # Only jobs of this repository running in this environment's two GitHub environments
+  # ("<env>" deploys, "<env>-plan" plans). GitHub puts the environment in the subject claim
+  # when a job declares `environment:`; the environment's protection rules (deployment
+  # branches/tags, reviewers) decide which refs may deploy.
+  attribute_condition = "assertion.sub == 'repo:${var.github_repository}:environment:${var.environment}' || assertion.sub == 'repo:${var.github_repository}:environment:${var.environment}-plan'"
   oidc {
     issuer_uri = "https://token.actions.githubusercontent.com"
   }
@@ -76,11 +76,11 @@ resource "google_service_account_iam_member" "deployer_wif" {
   count              = local.wif_enabled ? 1 : 0
   service_account_id = google_service_account.deployer[0].name
   role               = "roles/iam.workloadIdentityUser"
-  member             = "principalSet://iam.googleapis.com/${google_iam_workload_identity_pool.github[0].name}/attribute.deploy/yes"
+  member             = "principal://iam.googleapis.com/${google_iam_workload_identity_pool.github[0].name}/subject/${local.deploy_subject}"
 }
 
-# `terraform plan` on every push needs to read, never to change: any workflow run of the
-# repository may impersonate the planner.
+# `terraform plan` needs to read, never to change: jobs in the "<env>-plan" GitHub environment
+# (no protection rules, so every push can plan) impersonate the planner.
 resource "google_service_account" "planner" {
   count        = local.wif_enabled ? 1 : 0
   account_id   = "planner"
@@ -92,7 +92,7 @@ resource "google_service_account_iam_member" "planner_wif" {
   count              = local.wif_enabled ? 1 : 0
   service_account_id = google_service_account.planner[0].name
   role               = "roles/iam.workloadIdentityUser"
-  member             = "principalSet://iam.googleapis.com/${google_iam_workload_identity_pool.github[0].name}/attribute.repository/${var.github_repository}"
+  member             = "principal://iam.googleapis.com/${google_iam_workload_identity_pool.github[0].name}/subject/${local.plan_subject}"
 }
 
 resource "google_project_iam_member" "planner" {

@@ -139,10 +139,8 @@ variable "github_repository" {
   description = "owner/name of the GitHub repository whose Actions deploy this environment through Workload Identity Federation. Empty: no WIF."
   type        = string
   default     = ""
-}
-
-variable "github_deploy_refs" {
-  description = "Git refs allowed to impersonate the deployer (main for dev, release tags for staging/prod)."
-  type        = list(string)
-  default     = ["refs/heads/main"]
+  validation {
+    condition     = var.github_repository == "" || can(regex("^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$", var.github_repository))
+    error_message = "github_repository must be owner/name (or empty to skip Workload Identity Federation)."
+  }
 }

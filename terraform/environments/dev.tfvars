@@ -8,4 +8,3 @@ cors_origins        = ["http://localhost:3000"]
 alert_emails        = []
 monthly_budget      = 20
 github_repository   = "CHANGE-ME/gcp-event-plumbing"
-github_deploy_refs  = ["refs/heads/main"]

@@ -9,4 +9,3 @@ alert_emails                  = ["oncall@example.com"]
 function_error_rate_threshold = 0.02
 monthly_budget                = 300
 github_repository             = "CHANGE-ME/gcp-event-plumbing"
-github_deploy_refs            = ["refs/tags/v*"]

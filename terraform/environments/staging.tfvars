@@ -8,4 +8,3 @@ cors_origins        = ["https://staging.app.example.com"]
 alert_emails        = ["oncall@example.com"]
 monthly_budget      = 50
 github_repository   = "CHANGE-ME/gcp-event-plumbing"
-github_deploy_refs  = ["refs/tags/v*"]
