@@ -131,7 +131,7 @@ def start(
     """Admit ``run_id`` for ``customer_id`` if today's runs < daily limit and leases held <
     concurrent limit. Idempotent per run id: a repeated call answers ``already_admitted``.
 
-    Raises :class:`~shared.quotas.validation.InvalidInput` for malformed arguments (nothing is
+    Raises :class:`~shared.quotas.validation.InvalidInputError` for malformed arguments (nothing is
     changed); refusals are results (``admitted=False`` with a reason), not errors.
     """
     problems: list[str] = []
@@ -162,7 +162,7 @@ def start(
     return _diagnose(params)
 
 
-def _diagnose(params: dict[str, Any]) -> AdmissionResult:
+def _diagnose(params: dict[str, Any]) -> AdmissionResult:  # noqa: PLR0911 - one reason each
     rows, _ = db.run(_sql(_DIAGNOSE), params)
     customer_id, run_id = params["customer_id"], params["run_id"]
 

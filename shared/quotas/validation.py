@@ -12,7 +12,7 @@ MIN_LEASE_S = 1
 MAX_LEASE_S = 24 * 3600
 
 
-class InvalidInput(PermanentError):
+class InvalidInputError(PermanentError):
     """Bad input to a quota call: nothing was changed. ``problems`` lists every problem."""
 
     def __init__(self, problems: list[str]) -> None:
@@ -48,4 +48,4 @@ def check_status(problems: list[str], value: object) -> str:
 
 def raise_if(problems: list[str]) -> None:
     if problems:
-        raise InvalidInput(problems)
+        raise InvalidInputError(problems)

@@ -1,0 +1,23 @@
+"""Admission endpoint for external runners (API-key auth).
+
+POST /runs/start     {"pipeline", "run_id", "lease_seconds"?} -> 200 admitted / 429 refused
+POST /runs/heartbeat {"run_id", "lease_seconds"?}            -> 200 / 409 no lease
+POST /runs/finish    {"run_id", "status"}                    -> 200 {"released": bool}
+Header: ``Authorization: Bearer <key>`` or ``X-API-Key: <key>``.
+"""
+
+from typing import Any
+
+import functions_framework
+
+from shared.quotas import http_api
+
+
+@functions_framework.http
+def quota_api(request: Any) -> tuple[dict[str, Any], int]:
+    return http_api.dispatch(
+        request.method,
+        request.path,
+        request.headers,
+        request.get_json(silent=True),
+    )
