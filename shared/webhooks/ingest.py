@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -54,6 +55,8 @@ def _check_tree(value: Any, depth: int = 0) -> None:
             _check_tree(item, depth + 1)
     elif isinstance(value, str):
         _check_text(value)
+    elif isinstance(value, float) and not math.isfinite(value):
+        raise PermanentError("invalid_json", "a number overflows to infinity")
     elif (
         isinstance(value, int)
         and not isinstance(value, bool)
