@@ -12,6 +12,7 @@ import signal
 import sys
 import time
 import traceback
+from pathlib import Path
 from types import FrameType
 
 from devstack.demos import discover
@@ -30,7 +31,7 @@ def how_to(stack: LocalStack, report: Report) -> None:
     report.section("Send your own events")
     report.line(f"Endpoints: {stack.endpoints_file}   (shell: source {stack.state_dir}/stack.env)")
     report.line(json.dumps({k: v for k, v in stack.endpoints().items() if k != "pids"}, indent=2))
-    report.line("Examples (after `source .local/run/stack.env`, with .venv/bin/python):")
+    report.line("Examples (after sourcing stack.env, with .venv/bin/python):")
     report.line("  from google.cloud import pubsub_v1")
     report.line(
         "  pubsub_v1.PublisherClient().publish('projects/demo-local/topics/<topic>', b'{...}')"
@@ -49,10 +50,15 @@ def how_to(stack: LocalStack, report: Report) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--demo", choices=("stay", "once", "none"), default="stay")
+    parser.add_argument("--state-dir", type=Path, default=STATE_DIR, help="logs, data, stack.json")
+    parser.add_argument(
+        "--functions", help="comma-separated function names to serve (default: all)", default=None
+    )
     args = parser.parse_args()
+    only = None if args.functions is None else [f for f in args.functions.split(",") if f]
     signal.signal(signal.SIGTERM, _raise_interrupt)
     report = Report()
-    stack = LocalStack(STATE_DIR, ticker=True, endpoints_file=STATE_DIR / "stack.json")
+    stack = LocalStack(args.state_dir, functions=only, ticker=True)
     failed = False
     try:
         stack.start()
