@@ -472,7 +472,8 @@ class Runner:
                     )
             sql = merge_sql(target, d, columns, source)
             for first, last in chunks(start, as_of, d.chunk_days):
-                if time.monotonic() >= deadline:
+                # at least one chunk per invocation, so a continuation always progresses
+                if stats["to"] is not None and time.monotonic() >= deadline:
                     raise _Cut(stats["to"])
                 statement(sql, {"start_date": first, "end_date": last})
                 stats["from"] = stats["from"] or first

@@ -1,0 +1,202 @@
+"""The refresh HTTP API: routes, API-key auth, input validation (values always bound).
+
+Auth: ``Authorization: Bearer <key>`` or ``X-API-Key``. Keys live in ``ops.refresh_api_keys``
+only as SHA-256 hex digests; the stored digest is compared with ``hmac.compare_digest``.
+Roles: ``viewer`` (GET routes), ``operator`` (also POST /trigger, PATCH /configs/<table>).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from shared.errors import PermanentError
+from shared.refresh import request as refresh_request
+
+ROLES = {"viewer": 1, "operator": 2}
+MAX_PAGE = 200
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def key_hash(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def authenticate(store: Any, headers: dict[str, str], needed: str) -> str:
+    """The key id; ApiError 401 (missing/unknown/inactive/expired) or 403 (role too low)."""
+    auth = headers.get("authorization", "")
+    key = auth[7:].strip() if auth.lower().startswith("bearer ") else headers.get("x-api-key", "")
+    if not key or len(key) > 256:
+        raise ApiError(401, "missing API key")
+    digest = key_hash(key)
+    rows, _ = store.query(
+        f"SELECT key_id, key_sha256, role, active, expires_at FROM `{store.t('refresh_api_keys')}`"
+        " WHERE key_sha256 = @h",
+        {"h": digest},
+    )
+    match = next((r for r in rows if hmac.compare_digest(str(r["key_sha256"]), digest)), None)
+    if match is None:
+        raise ApiError(401, "unknown API key")
+    if not match.get("active"):
+        raise ApiError(401, "inactive API key")
+    expires = match.get("expires_at")
+    if expires is not None and expires <= datetime.now(UTC):
+        raise ApiError(401, "expired API key")
+    if ROLES.get(str(match.get("role")), 0) < ROLES[needed]:
+        raise ApiError(403, f"role {match.get('role')!r} may not do this (needs {needed})")
+    return str(match["key_id"])
+
+
+def _int_arg(args: dict[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = args.get(name)
+    if raw is None:
+        return default
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise ApiError(400, f"{name} must be an integer in [{low}, {high}]")
+    return int(raw)
+
+
+def handle(
+    store: Any,
+    definitions: dict[str, Any],
+    publish: Any,
+    method: str,
+    path: str,
+    headers: dict[str, str],
+    args: dict[str, str],
+    body: bytes,
+) -> tuple[int, dict[str, Any]]:
+    """Route one request; returns (status, JSON body)."""
+    headers = {k.lower(): v for k, v in headers.items()}
+    parts = [p for p in path.split("/") if p]
+    try:
+        if method == "GET" and parts == ["status"]:
+            authenticate(store, headers, "viewer")
+            return 200, status(store)
+        if method == "GET" and parts == ["configs"]:
+            authenticate(store, headers, "viewer")
+            return 200, {"configs": store.configs()}
+        if method == "GET" and parts == ["history"]:
+            authenticate(store, headers, "viewer")
+            return 200, history(store, definitions, args)
+        if method == "POST" and parts == ["trigger"]:
+            authenticate(store, headers, "operator")
+            return trigger(definitions, publish, body)
+        if method == "PATCH" and len(parts) == 2 and parts[0] == "configs":
+            authenticate(store, headers, "operator")
+            return patch_config(store, definitions, parts[1], body)
+        raise ApiError(404, "no such route")
+    except ApiError as exc:
+        return exc.status, {"error": exc.message}
+
+
+def _json_body(body: bytes) -> Any:
+    try:
+        return json.loads(body or b"{}")
+    except (ValueError, UnicodeDecodeError):
+        raise ApiError(400, "body is not JSON") from None
+
+
+def trigger(definitions: dict[str, Any], publish: Any, body: bytes) -> tuple[int, dict[str, Any]]:
+    data = _json_body(body)
+    if isinstance(data, dict) and "test" in data:
+        raise ApiError(400, "test options are not accepted by the API")
+    try:
+        req = refresh_request.parse(data, default_run_type="manual")
+    except PermanentError as exc:
+        raise ApiError(400, exc.detail) from None
+    unknown = sorted(set(req.tables or ()) - set(definitions))
+    if unknown:
+        raise ApiError(404, f"unknown tables {unknown}")
+    publish(json.dumps(req.to_json()).encode(), {"run_id": req.run_id})
+    return 202, {"run_id": req.run_id, "request": req.to_json()}
+
+
+def patch_config(
+    store: Any, definitions: dict[str, Any], table: str, body: bytes
+) -> tuple[int, dict[str, Any]]:
+    if table not in definitions:
+        raise ApiError(404, f"unknown table {table[:100]!r}")
+    data = _json_body(body)
+    if not isinstance(data, dict) or not data or set(data) - {"enabled", "priority"}:
+        raise ApiError(400, "body must be an object with enabled and/or priority")
+    enabled = data.get("enabled")
+    priority = data.get("priority")
+    if enabled is not None and not isinstance(enabled, bool):
+        raise ApiError(400, "enabled must be true or false")
+    if priority is not None and (
+        isinstance(priority, bool) or not isinstance(priority, int) or not 0 <= priority <= 1000
+    ):
+        raise ApiError(400, "priority must be an integer in [0, 1000]")
+    store.set_override(table, enabled=enabled, priority=priority)
+    return 200, {"table": table, "enabled": enabled, "priority": priority}
+
+
+def status(store: Any) -> dict[str, Any]:
+    rows, _ = store.query(
+        f"""WITH last AS (
+  SELECT table_name, status, run_id, started_at, finished_at, error
+  FROM `{store.project}.ops.refresh_runs_current`
+  WHERE NOT COALESCE(dry_run, FALSE)
+  QUALIFY ROW_NUMBER() OVER (PARTITION BY table_name ORDER BY finished_at DESC) = 1
+), ok AS (
+  SELECT table_name, MAX(finished_at) AS last_success_at
+  FROM `{store.project}.ops.refresh_runs_current`
+  WHERE status = 'success' AND NOT COALESCE(dry_run, FALSE) GROUP BY table_name
+)
+SELECT c.table_name, COALESCE(c.enabled_override, c.enabled) AS enabled,
+  COALESCE(c.priority_override, c.priority) AS priority, last.status AS last_status,
+  last.run_id AS last_run_id, last.finished_at AS last_finished_at, last.error AS last_error,
+  ok.last_success_at
+FROM `{store.t("refresh_configs")}` c
+LEFT JOIN last ON last.table_name = c.table_name
+LEFT JOIN ok ON ok.table_name = c.table_name
+ORDER BY c.table_name"""
+    )
+    return {"tables": rows}
+
+
+def history(store: Any, definitions: dict[str, Any], args: dict[str, str]) -> dict[str, Any]:
+    table = args.get("table")
+    if table is not None and table not in definitions:
+        raise ApiError(404, f"unknown table {table[:100]!r}")
+    limit = _int_arg(args, "limit", 50, 1, MAX_PAGE)
+    offset = _int_arg(args, "page_token", 0, 0, 10_000_000)
+    run_id = args.get("run_id")
+    state = args.get("status")
+    if run_id is not None and not refresh_request._RUN_ID.match(run_id):
+        raise ApiError(400, "bad run_id")
+    rows, _ = store.query(
+        f"""SELECT * FROM `{store.project}.ops.refresh_runs_current`
+WHERE (@table IS NULL OR table_name = @table)
+  AND (@run_id IS NULL OR run_id = @run_id)
+  AND (@status IS NULL OR status = @status)
+ORDER BY started_at DESC, run_id, table_name, attempt
+LIMIT @limit OFFSET @offset""",
+        {
+            "table": _str_param("table", table),
+            "run_id": _str_param("run_id", run_id),
+            "status": _str_param("status", state),
+            "limit": limit + 1,
+            "offset": offset,
+        },
+    )
+    more = len(rows) > limit
+    return {"runs": rows[:limit], "next_page_token": str(offset + limit) if more else None}
+
+
+def _str_param(name: str, value: str | None) -> Any:
+    from google.cloud import bigquery
+
+    from shared.refresh.store import _Typed
+
+    return _Typed(bigquery.ScalarQueryParameter(name, "STRING", value))
