@@ -31,7 +31,14 @@ def _payment(event_id: str, amount: int = 1000) -> bytes:
             "id": event_id,
             "type": "charge.succeeded",
             "created": int(time.time()) - 60,
-            "data": {"object": {"id": f"ch_{event_id}", "object": "charge", "amount": amount, "currency": "eur"}},
+            "data": {
+                "object": {
+                    "id": f"ch_{event_id}",
+                    "object": "charge",
+                    "amount": amount,
+                    "currency": "eur",
+                }
+            },
         }
     ).encode()
 
@@ -50,14 +57,16 @@ def test_samples_land_once_when_published_three_times_out_of_order(stack: LocalS
         stack.publish(TOPIC, data, **attributes)
     ids = [f"evt_{run}_{i}" for i in range(6)]
     stack.wait_until(
-        lambda: _count(
-            stack,
-            "SELECT COUNT(*) AS n FROM `demo-local.warehouse.integration_raw_data` "
-            "WHERE provider_event_id IN UNNEST(@ids) OR provider_event_id = @shop",
-            ids=ids,
-            shop=f"shop-{run}",
-        )
-        >= 21,
+        lambda: (
+            _count(
+                stack,
+                "SELECT COUNT(*) AS n FROM `demo-local.warehouse.integration_raw_data` "
+                "WHERE provider_event_id IN UNNEST(@ids) OR provider_event_id = @shop",
+                ids=ids,
+                shop=f"shop-{run}",
+            )
+            >= 21
+        ),
         timeout=90,
         what="21 raw copies",
     )
@@ -95,7 +104,10 @@ def test_invalid_messages_are_dead_lettered_and_unknown_types_kept_raw(stack: Lo
             {"source": "payments"},
         ),
         "invalid_attributes": (json.dumps({"run": run}).encode(), {}),
-        "oversize": (b'{"pad": "' + b"x" * (1024 * 1024) + run.encode() + b'"}', {"source": "shop"}),
+        "oversize": (
+            b'{"pad": "' + b"x" * (1024 * 1024) + run.encode() + b'"}',
+            {"source": "shop"},
+        ),
     }
     for data, attributes in bad.values():
         stack.publish(TOPIC, data, **attributes)
@@ -110,7 +122,8 @@ def test_invalid_messages_are_dead_lettered_and_unknown_types_kept_raw(stack: Lo
     def letters() -> dict[str, Any]:
         rows = stack.query(
             "SELECT reason, payload, topic FROM `demo-local.ops.dead_letters_current` "
-            "WHERE function = 'webhooks' AND received_at > TIMESTAMP_SUB(CURRENT_TIMESTAMP(), INTERVAL 10 MINUTE)"
+            "WHERE function = 'webhooks' "
+            "AND received_at > TIMESTAMP_SUB(CURRENT_TIMESTAMP(), INTERVAL 10 MINUTE)"
         )
         found = {}
         for row in rows:
@@ -127,23 +140,29 @@ def test_invalid_messages_are_dead_lettered_and_unknown_types_kept_raw(stack: Lo
     assert set(found) == set(bad)
     assert all(row["topic"] == TOPIC for row in found.values())
     statuses = stack.wait_until(
-        lambda: {
-            r["mapping_status"]
-            for r in stack.query(
-                "SELECT mapping_status FROM `demo-local.warehouse.integration_raw_data_current` "
-                "WHERE provider_event_id = @id OR (source = 'crm' AND JSON_VALUE(payload, '$.hello') = @run)",
-                {"id": unknown_id, "run": run},
-            )
-        }
-        >= {"unknown_event_type", "unknown_source"}
-        or None,
+        lambda: (
+            {
+                r["mapping_status"]
+                for r in stack.query(
+                    "SELECT mapping_status "
+                    "FROM `demo-local.warehouse.integration_raw_data_current` "
+                    "WHERE provider_event_id = @id "
+                    "OR (source = 'crm' AND JSON_VALUE(payload, '$.hello') = @run)",
+                    {"id": unknown_id, "run": run},
+                )
+            }
+            >= {"unknown_event_type", "unknown_source"}
+            or None
+        ),
         timeout=60,
         what="unknown types in raw",
     )
     assert statuses
 
 
-def _post(stack: LocalStack, source: str, body: bytes, headers: dict[str, str]) -> requests.Response:
+def _post(
+    stack: LocalStack, source: str, body: bytes, headers: dict[str, str]
+) -> requests.Response:
     url = f"{stack.function_url('webhook-receiver')}/{source}"
     return requests.post(url, data=body, headers=headers, timeout=30)
 
@@ -158,10 +177,19 @@ def test_receiver_publishes_signed_and_refuses_forged_replayed_unsigned_oversize
         return {"X-Webhook-Timestamp": str(ts), "X-Webhook-Signature": sign(secret, ts, body)}
 
     refused = {
-        "forged": (_payment(f"evt_forged_{run}"), signed(_payment(f"evt_forged_{run}"), secret="guess")),
-        "replayed": (_payment(f"evt_replayed_{run}"), signed(_payment(f"evt_replayed_{run}"), now - 3600)),
+        "forged": (
+            _payment(f"evt_forged_{run}"),
+            signed(_payment(f"evt_forged_{run}"), secret="guess"),
+        ),
+        "replayed": (
+            _payment(f"evt_replayed_{run}"),
+            signed(_payment(f"evt_replayed_{run}"), now - 3600),
+        ),
         "unsigned": (_payment(f"evt_unsigned_{run}"), {}),
-        "tampered": (_payment(f"evt_tampered_{run}", 99999), signed(_payment(f"evt_tampered_{run}"))),
+        "tampered": (
+            _payment(f"evt_tampered_{run}", 99999),
+            signed(_payment(f"evt_tampered_{run}")),
+        ),
     }
     for body, headers in refused.values():
         assert _post(stack, "payments", body, headers).status_code == 401
@@ -188,9 +216,4 @@ def test_receiver_publishes_signed_and_refuses_forged_replayed_unsigned_oversize
         "AND provider_event_id != @ok",
         {"run": run, "ok": f"evt_ok_{run}"},
     )
-    letters = stack.query(
-        "SELECT COUNT(*) AS n FROM `demo-local.ops.dead_letters` WHERE function = 'webhooks' "
-        "AND payload_size > 1000000 AND received_at > TIMESTAMP_SUB(CURRENT_TIMESTAMP(), INTERVAL 1 MINUTE)"
-    )
     assert int(leaked[0]["n"]) == 0
-    assert int(letters[0]["n"]) == 0 or True  # oversize test messages of other tests may exist

@@ -1,0 +1,96 @@
+"""A counting, fault-injecting HTTP proxy for local tests and benchmarks.
+
+Put it between a function and the BigQuery emulator (``BIGQUERY_EMULATOR_HOST`` of that one
+function) to count real insertAll calls, or to answer them with the 503 ``backendError`` that
+BigQuery returns during an outage, while the official client and Pub/Sub redelivery behave as
+in production.
+"""
+
+from __future__ import annotations
+
+import http.server
+import json
+import threading
+from typing import Any
+
+import requests
+
+
+class FaultyProxy:
+    def __init__(self, upstream: str, match: str = "/insertAll") -> None:
+        self.upstream = upstream.rstrip("/")
+        self.match = match
+        self.down = False
+        self.matched = 0
+        self.failed = 0
+        self._lock = threading.Lock()
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def __enter__(self) -> FaultyProxy:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def _handler(self) -> type[http.server.BaseHTTPRequestHandler]:
+        proxy = self
+        session = requests.Session()
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return
+
+            def _forward(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                if proxy.match in self.path:
+                    with proxy._lock:
+                        proxy.matched += 1
+                        failing = proxy.down
+                        if failing:
+                            proxy.failed += 1
+                    if failing:
+                        self._reply(
+                            503,
+                            json.dumps(
+                                {
+                                    "error": {
+                                        "code": 503,
+                                        "message": "backend unavailable (injected outage)",
+                                        "errors": [{"reason": "backendError"}],
+                                        "status": "UNAVAILABLE",
+                                    }
+                                }
+                            ).encode(),
+                        )
+                        return
+                headers = {
+                    k: v
+                    for k, v in self.headers.items()
+                    if k.lower() not in ("host", "content-length", "connection")
+                }
+                answer = session.request(
+                    self.command, proxy.upstream + self.path, data=body, headers=headers, timeout=60
+                )
+                self._reply(answer.status_code, answer.content, answer.headers.get("Content-Type"))
+
+            def _reply(self, status: int, body: bytes, content_type: str | None = None) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", content_type or "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _forward  # noqa: N815
+
+        return Handler
