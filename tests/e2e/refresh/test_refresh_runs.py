@@ -1,0 +1,218 @@
+"""Refresh runs end to end: Pub/Sub emulator -> push subscription -> refresh function ->
+BigQuery emulator. Test-only knobs travel in the message's ``test`` object (honoured only
+with APP_ENV=local): injected faults at the orchestrator's statement boundary, a short
+deadline, extra webhook URLs."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import threading
+import uuid
+from collections.abc import Iterator
+from datetime import date
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from typing import Any
+
+import pytest
+
+from devstack.stack import LocalStack
+from shared.refresh import seed
+
+pytestmark = pytest.mark.stack
+AS_OF = date(2026, 3, 20)
+RUNS = "`demo-local.ops.refresh_runs_current`"
+
+
+@pytest.fixture(scope="module")
+def seeded(stack: LocalStack) -> LocalStack:
+    seed.load(stack.bigquery(), stack.project, AS_OF, days=14)
+    return stack
+
+
+def trigger(stack: LocalStack, **body: Any) -> str:
+    run_id = body.setdefault("run_id", f"t-{uuid.uuid4().hex[:10]}")
+    body.setdefault("as_of", AS_OF.isoformat())
+    stack.publish("refresh-requests", json.dumps(body).encode())
+    return str(run_id)
+
+
+def rows(stack: LocalStack, run_id: str) -> list[dict[str, Any]]:
+    return stack.query(
+        f"SELECT * FROM {RUNS} WHERE run_id = @r ORDER BY started_at, attempt", {"r": run_id}
+    )
+
+
+def wait_final(stack: LocalStack, run_id: str, tables: set[str], timeout: float = 120) -> Any:
+    final = ("success", "failed", "skipped", "locked", "dry_run")
+
+    def check() -> Any:
+        got = rows(stack, run_id)
+        done = {r["table_name"] for r in got if r["status"] in final}
+        return got if tables <= done else None
+
+    return stack.wait_until(check, timeout=timeout, interval=1.0, what=f"run {run_id}")
+
+
+ALL = {
+    "campaign_performance_daily",
+    "platform_events_daily",
+    "campaign_roi_daily",
+    "usage_by_customer_daily",
+    "uploads_by_customer",
+}
+
+
+def test_order_by_dependency_then_priority_and_incremental(seeded: LocalStack) -> None:
+    run_id = trigger(seeded, concurrency=1, full_refresh=True)
+    got = wait_final(seeded, run_id, ALL)
+    order = [r["table_name"] for r in got if r["status"] == "success"]
+    assert order == [
+        "campaign_performance_daily",
+        "platform_events_daily",
+        "campaign_roi_daily",
+        "usage_by_customer_daily",
+        "uploads_by_customer",
+    ]
+    roi = seeded.query("SELECT COUNT(*) AS n FROM `demo-local.warehouse.campaign_roi_daily`")
+    assert roi[0]["n"] > 0
+    # incremental: a later run touches only partitions after the checkpoint (minus lookback)
+    second = trigger(seeded, tables=["platform_events_daily"], as_of="2026-03-22")
+    got = wait_final(seeded, second, {"platform_events_daily"})
+    ok = [r for r in got if r["status"] == "success"][0]
+    assert ok["partitions_from"] == date(2026, 3, 21)  # checkpoint was 03-20; lookback 2 days
+    assert ok["partitions_to"] == date(2026, 3, 22)
+
+
+def test_transient_failure_retried_with_backoff(seeded: LocalStack) -> None:
+    run_id = trigger(
+        seeded,
+        tables=["uploads_by_customer"],
+        test={"faults": {"uploads_by_customer": {"transient": 2}}},
+    )
+    got = wait_final(seeded, run_id, {"uploads_by_customer"})
+    assert [r["status"] for r in got] == ["retrying", "retrying", "success"]
+    assert "ServiceUnavailable" in got[0]["error"]
+    gap1 = (got[1]["started_at"] - got[0]["finished_at"]).total_seconds()
+    gap2 = (got[2]["started_at"] - got[1]["finished_at"]).total_seconds()
+    assert gap1 >= 0.25 and gap2 >= 0.5  # retry_initial_s=0.5, jitter in [cap/2, cap]
+
+
+def test_permanent_failure_skips_only_dependents(seeded: LocalStack) -> None:
+    run_id = trigger(
+        seeded,
+        test={"faults": {"platform_events_daily": {"permanent": "bad column"}}},
+    )
+    got = wait_final(seeded, run_id, ALL)
+    final = {r["table_name"]: r["status"] for r in got}
+    assert final["platform_events_daily"] == "failed"
+    assert final["campaign_roi_daily"] == "skipped"
+    assert {final[t] for t in ALL - {"platform_events_daily", "campaign_roi_daily"}} == {
+        "success"
+    }
+
+
+def test_deadline_continuation_finishes_without_redoing(seeded: LocalStack) -> None:
+    run_id = trigger(
+        seeded,
+        tables=["campaign_performance_daily", "usage_by_customer_daily"],
+        full_refresh=True,
+        concurrency=2,
+        test={
+            "deadline_s": 0.5,
+            "faults": {
+                "campaign_performance_daily": {"sleep_s": 0.6},
+                "usage_by_customer_daily": {"sleep_s": 0.6},
+            },
+        },
+    )
+    got = wait_final(seeded, run_id, {"campaign_performance_daily", "usage_by_customer_daily"})
+    for table in ("campaign_performance_daily", "usage_by_customer_daily"):
+        mine = [r for r in got if r["table_name"] == table]
+        assert [r["status"] for r in mine].count("success") == 1
+        assert any(r["status"] == "continued" for r in mine)
+        assert max(r["invocation"] for r in mine) >= 1
+        spans = [(r["partitions_from"], r["partitions_to"]) for r in mine if r["partitions_to"]]
+        spans.sort()
+        for (_, end), (start, _) in zip(spans, spans[1:], strict=False):
+            assert start > end, f"{table} refreshed a partition twice: {spans}"
+
+
+def test_concurrent_second_run_does_not_refresh_same_table(seeded: LocalStack) -> None:
+    slow = {"faults": {"uploads_by_customer": {"sleep_s": 4}}}
+    first = trigger(seeded, tables=["uploads_by_customer"], test=slow)
+    seeded.wait_until(
+        lambda: seeded.query(
+            "SELECT run_id FROM `demo-local.ops.refresh_leases` WHERE table_name ="
+            " 'uploads_by_customer' AND run_id = @r AND holder IS NOT NULL",
+            {"r": first},
+        ),
+        timeout=60,
+        what="first run holds the lease",
+    )
+    second = trigger(seeded, tables=["uploads_by_customer"])
+    got2 = wait_final(seeded, second, {"uploads_by_customer"})
+    assert [r["status"] for r in got2] == ["locked"]
+    assert first in got2[0]["error"]
+    got1 = wait_final(seeded, first, {"uploads_by_customer"})
+    assert [r["status"] for r in got1] == ["success"]
+
+
+def test_dry_run_writes_no_table(seeded: LocalStack) -> None:
+    before = seeded.query(
+        "SELECT COUNT(*) AS n, MAX(refreshed_at) AS t FROM `demo-local.warehouse.platform_events_daily`"
+    )
+    checkpoints = seeded.query("SELECT * FROM `demo-local.ops.refresh_checkpoints` ORDER BY 1")
+    run_id = trigger(seeded, dry_run=True, full_refresh=True)
+    got = wait_final(seeded, run_id, ALL)
+    assert {r["status"] for r in got} == {"dry_run"}
+    after = seeded.query(
+        "SELECT COUNT(*) AS n, MAX(refreshed_at) AS t FROM `demo-local.warehouse.platform_events_daily`"
+    )
+    assert after == before
+    assert seeded.query("SELECT * FROM `demo-local.ops.refresh_checkpoints` ORDER BY 1") == checkpoints
+
+
+class _Receiver(BaseHTTPRequestHandler):
+    received: list[tuple[dict[str, str], bytes]] = []
+    fail_first = 1
+
+    def do_POST(self) -> None:  # noqa: N802
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        if _Receiver.fail_first > 0:
+            _Receiver.fail_first -= 1
+            self.send_response(503)
+            self.end_headers()
+            return
+        _Receiver.received.append((dict(self.headers), body))
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def receiver() -> Iterator[str]:
+    server = HTTPServer(("127.0.0.1", 0), _Receiver)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/hook"
+    server.shutdown()
+    server.server_close()
+
+
+def test_notification_signed_retried_and_published(seeded: LocalStack, receiver: str) -> None:
+    run_id = trigger(seeded, tables=["uploads_by_customer"], test={"notify_urls": [receiver]})
+    seeded.wait_until(lambda: _Receiver.received, timeout=90, what="webhook")
+    headers, body = _Receiver.received[-1]
+    payload = json.loads(body)
+    assert payload["run_id"] == run_id and payload["status"] == "success"
+    assert payload["text"].startswith(f"Refresh {run_id} success")
+    expected = "sha256=" + hmac.new(
+        b"local-dev-notify-secret",
+        headers["X-Refresh-Timestamp"].encode() + b"." + body,
+        hashlib.sha256,
+    ).hexdigest()
+    assert hmac.compare_digest(headers["X-Refresh-Signature"], expected)
