@@ -80,7 +80,7 @@ class FaultyProxy:
                     if k.lower() not in ("host", "content-length", "connection")
                 }
                 answer = session.request(
-                    self.command, proxy.upstream + self.path, data=body, headers=headers, timeout=60
+                    self.command, proxy.upstream + self.path, data=body, headers=headers, timeout=120
                 )
                 self._reply(answer.status_code, answer.content, answer.headers.get("Content-Type"))
 
