@@ -11,7 +11,7 @@ PIP_FLAGS := --quiet --disable-pip-version-check
 DEMO ?= stay
 PYTEST_ARGS ?=
 
-.PHONY: help setup run test lint typecheck unit integration bench clean
+.PHONY: help setup test-setup run test lint typecheck unit integration bench clean
 
 help:
 	@echo "make run            start the local stack, play the demo, stay up (DEMO=once exits after the report)"
@@ -36,7 +36,12 @@ $(BQ_VENV)/.stamp: devstack/bigquery-emulator-requirements.txt devstack/bigquery
 	$(BQ_VENV)/bin/python -c "from duckdb_extensions import import_extension as i; [i(x) for x in ('ducklake','icu','spatial')]"
 	@touch $@
 
+.venv-checkov/.stamp: terraform/checks/checkov-requirements.txt terraform/checks/setup_checkov.sh
+	bash terraform/checks/setup_checkov.sh
+
 setup: $(VENV)/.stamp $(BQ_VENV)/.stamp
+
+test-setup: setup .venv-checkov/.stamp
 
 run: setup
 	$(PY) -m devstack.run --demo $(DEMO)
@@ -54,11 +59,11 @@ unit: $(VENV)/.stamp
 integration: setup
 	$(PY) -m pytest tests/integration $(PYTEST_ARGS)
 
-test: setup lint typecheck
+test: test-setup lint typecheck
 	$(PY) -m pytest tests $(PYTEST_ARGS)
 
 bench: setup
 	$(PY) -m bench
 
 clean:
-	rm -rf $(VENV) .emulators .local .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .venv-checkov .emulators .local .mypy_cache .ruff_cache .pytest_cache
