@@ -65,7 +65,7 @@ def _int_arg(args: dict[str, str], name: str, default: int, low: int, high: int)
     return int(raw)
 
 
-def handle(
+def handle(  # noqa: PLR0917
     store: Any,
     definitions: dict[str, Any],
     publish: Any,

@@ -104,7 +104,7 @@ class Definition:
         }
 
 
-def _int(
+def _int(  # noqa: PLR0917
     settings: dict[str, Any], key: str, default: int, low: int, high: int, p: list[str]
 ) -> int:
     value = settings.get(key, default)
@@ -114,7 +114,7 @@ def _int(
     return value
 
 
-def parse(text: str, source: str = "<definition>") -> Definition:
+def parse(text: str, source: str = "<definition>") -> Definition:  # noqa: PLR0912, PLR0915
     """Parse one definition file; DefinitionError lists every problem in it."""
     match = _HEADER.match(text)
     if not match:
@@ -172,7 +172,7 @@ def parse(text: str, source: str = "<definition>") -> Definition:
     if scope and "@customer_id" not in sql:
         p.append("a customer-scoped definition must filter on @customer_id")
     for flag in ("enabled", "shadow"):
-        if not isinstance(settings.get(flag, False if flag == "shadow" else True), bool):
+        if not isinstance(settings.get(flag, False if flag == "shadow" else True), bool):  # noqa: SIM211
             p.append(f"{flag} must be true or false")
     retry_initial = settings.get("retry_initial_s", 1.0)
     if isinstance(retry_initial, bool) or not isinstance(retry_initial, int | float):

@@ -61,7 +61,9 @@ def sync_once(st: Store, defs: dict[str, definitions.Definition]) -> None:
 
 
 def publish(topic: str, body: bytes, attributes: dict[str, str]) -> None:
-    clients.publisher().publish(clients.topic_path(topic), body, **attributes).result(timeout=30)
+    clients.publisher().publish(clients.topic_path(topic), body, **attributes).result(  # type: ignore[arg-type]
+        timeout=30
+    )
 
 
 def handle(request: RefreshRequest) -> RunResult:

@@ -74,7 +74,7 @@ class RunResult:
         }
 
 
-class _Cut(Exception):
+class _Cut(Exception):  # noqa: N818
     """The deadline passed between chunks."""
 
     def __init__(self, through: date | None) -> None:
@@ -148,7 +148,7 @@ class Runner:
         return [f["name"] for f in manifest().table_schema(definition.name)]
 
     # ---------------------------------------------------------------- run
-    def run(self, request: RefreshRequest) -> RunResult:
+    def run(self, request: RefreshRequest) -> RunResult:  # noqa: PLR0912, PLR0915
         started = time.monotonic()
         deadline_s = self.options.deadline_s
         test = request.test if self.local else {}
@@ -285,7 +285,7 @@ class Runner:
         return result
 
     # ---------------------------------------------------------------- one table
-    def _refresh_table(
+    def _refresh_table(  # noqa: PLR0912, PLR0915, PLR0917
         self,
         d: Definition,
         request: RefreshRequest,
@@ -414,7 +414,7 @@ class Runner:
                 self.store.release_lease(d.name, holder)
             _ = admitted_customer
 
-    def _execute(
+    def _execute(  # noqa: PLR0912, PLR0917
         self,
         d: Definition,
         request: RefreshRequest,

@@ -90,9 +90,13 @@ def load(client: Any, project: str, through: date, days: int = 10) -> dict[str, 
     """Seed ``days`` days of sources ending at ``through``; returns rows per table."""
     days_list = [through - timedelta(days=n) for n in range(days - 1, -1, -1)]
     batches = {
-        f"{project}.warehouse.campaign_metrics": [r for d in days_list for r in campaign_metrics(d)],
+        f"{project}.warehouse.campaign_metrics": [
+            r for d in days_list for r in campaign_metrics(d)
+        ],
         f"{project}.warehouse.platform_events": [r for d in days_list for r in platform_events(d)],
-        f"{project}.customers.customer_usage_quotas": [r for d in days_list for r in customer_usage(d)],
+        f"{project}.customers.customer_usage_quotas": [
+            r for d in days_list for r in customer_usage(d)
+        ],
     }
     for table, rows in batches.items():
         load_rows(client, table, rows)

@@ -20,7 +20,7 @@ from shared.retry import RetryPolicy, call_with_retry
 DML_RETRY = RetryPolicy(attempts=6, initial_s=0.5, maximum_s=8.0, deadline_s=60.0)
 
 
-def param(name: str, value: Any) -> Any:
+def param(name: str, value: Any) -> Any:  # noqa: PLR0911
     """A bound query parameter typed from the Python value."""
     from google.cloud import bigquery
 

@@ -7,7 +7,7 @@ from typing import Any
 from shared.refresh.definitions import Definition
 
 
-class CheckFailed(Exception):
+class CheckFailed(Exception):  # noqa: N818
     """A validation check did not hold (permanent: not retried)."""
 
 
@@ -48,7 +48,8 @@ def check_sql(table: str, check: dict[str, Any]) -> tuple[str, str]:
 
 def run_checks(store: Any, definition: Definition, table: str) -> list[str]:
     """Run every check; raise CheckFailed naming all that failed; return those that passed."""
-    passed, failed = [], []
+    passed: list[str] = []
+    failed: list[str] = []
     for check in definition.checks:
         sql, what = check_sql(table, check)
         rows, _ = store.query(sql)

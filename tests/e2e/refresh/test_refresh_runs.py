@@ -44,7 +44,7 @@ def rows(stack: LocalStack, run_id: str) -> list[dict[str, Any]]:
     )
 
 
-def wait_final(stack: LocalStack, run_id: str, tables: set[str], timeout: float = 120) -> Any:
+def wait_final(stack: LocalStack, run_id: str, tables: set[str], timeout: float = 300) -> Any:
     final = ("success", "failed", "skipped", "locked", "dry_run")
 
     def check() -> Any:
@@ -80,7 +80,7 @@ def test_order_by_dependency_then_priority_and_incremental(seeded: LocalStack) -
     # incremental: a later run touches only partitions after the checkpoint (minus lookback)
     second = trigger(seeded, tables=["platform_events_daily"], as_of="2026-03-22")
     got = wait_final(seeded, second, {"platform_events_daily"})
-    ok = [r for r in got if r["status"] == "success"][0]
+    ok = [r for r in got if r["status"] == "success"][0]  # noqa: RUF015
     assert ok["partitions_from"] == date(2026, 3, 21)  # checkpoint was 03-20; lookback 2 days
     assert ok["partitions_to"] == date(2026, 3, 22)
 
@@ -108,9 +108,7 @@ def test_permanent_failure_skips_only_dependents(seeded: LocalStack) -> None:
     final = {r["table_name"]: r["status"] for r in got}
     assert final["platform_events_daily"] == "failed"
     assert final["campaign_roi_daily"] == "skipped"
-    assert {final[t] for t in ALL - {"platform_events_daily", "campaign_roi_daily"}} == {
-        "success"
-    }
+    assert {final[t] for t in ALL - {"platform_events_daily", "campaign_roi_daily"}} == {"success"}
 
 
 def test_deadline_continuation_finishes_without_redoing(seeded: LocalStack) -> None:
@@ -135,12 +133,12 @@ def test_deadline_continuation_finishes_without_redoing(seeded: LocalStack) -> N
         assert max(r["invocation"] for r in mine) >= 1
         spans = [(r["partitions_from"], r["partitions_to"]) for r in mine if r["partitions_to"]]
         spans.sort()
-        for (_, end), (start, _) in zip(spans, spans[1:], strict=False):
+        for (_, end), (start, _) in zip(spans, spans[1:], strict=False):  # noqa: RUF007
             assert start > end, f"{table} refreshed a partition twice: {spans}"
 
 
 def test_concurrent_second_run_does_not_refresh_same_table(seeded: LocalStack) -> None:
-    slow = {"faults": {"uploads_by_customer": {"sleep_s": 4}}}
+    slow = {"faults": {"uploads_by_customer": {"sleep_s": 20}}}
     first = trigger(seeded, tables=["uploads_by_customer"], test=slow)
     seeded.wait_until(
         lambda: seeded.query(
@@ -161,24 +159,26 @@ def test_concurrent_second_run_does_not_refresh_same_table(seeded: LocalStack) -
 
 def test_dry_run_writes_no_table(seeded: LocalStack) -> None:
     before = seeded.query(
-        "SELECT COUNT(*) AS n, MAX(refreshed_at) AS t FROM `demo-local.warehouse.platform_events_daily`"
+        "SELECT COUNT(*) AS n, MAX(refreshed_at) AS t FROM `demo-local.warehouse.platform_events_daily`"  # noqa: E501
     )
     checkpoints = seeded.query("SELECT * FROM `demo-local.ops.refresh_checkpoints` ORDER BY 1")
     run_id = trigger(seeded, dry_run=True, full_refresh=True)
     got = wait_final(seeded, run_id, ALL)
     assert {r["status"] for r in got} == {"dry_run"}
     after = seeded.query(
-        "SELECT COUNT(*) AS n, MAX(refreshed_at) AS t FROM `demo-local.warehouse.platform_events_daily`"
+        "SELECT COUNT(*) AS n, MAX(refreshed_at) AS t FROM `demo-local.warehouse.platform_events_daily`"  # noqa: E501
     )
     assert after == before
-    assert seeded.query("SELECT * FROM `demo-local.ops.refresh_checkpoints` ORDER BY 1") == checkpoints
+    assert (
+        seeded.query("SELECT * FROM `demo-local.ops.refresh_checkpoints` ORDER BY 1") == checkpoints
+    )
 
 
 class _Receiver(BaseHTTPRequestHandler):
-    received: list[tuple[dict[str, str], bytes]] = []
+    received: list[tuple[dict[str, str], bytes]] = []  # noqa: RUF012
     fail_first = 1
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"]))
         if _Receiver.fail_first > 0:
             _Receiver.fail_first -= 1
@@ -210,9 +210,12 @@ def test_notification_signed_retried_and_published(seeded: LocalStack, receiver:
     payload = json.loads(body)
     assert payload["run_id"] == run_id and payload["status"] == "success"
     assert payload["text"].startswith(f"Refresh {run_id} success")
-    expected = "sha256=" + hmac.new(
-        b"local-dev-notify-secret",
-        headers["X-Refresh-Timestamp"].encode() + b"." + body,
-        hashlib.sha256,
-    ).hexdigest()
+    expected = (
+        "sha256="
+        + hmac.new(
+            b"local-dev-notify-secret",
+            headers["X-Refresh-Timestamp"].encode() + b"." + body,
+            hashlib.sha256,
+        ).hexdigest()
+    )
     assert hmac.compare_digest(headers["X-Refresh-Signature"], expected)
