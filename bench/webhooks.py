@@ -77,7 +77,7 @@ def _measure(stack: LocalStack, name: str, env: dict[str, str], events: int) -> 
             name,
             REPO / "functions" / "webhooks",
             "ingest",
-            env={"BIGQUERY_EMULATOR_HOST": proxy.url, **env},
+            env={"BIGQUERY_EMULATOR_HOST": proxy.url, "WEBHOOKS_INSERT_DEADLINE_S": "60", **env},
             concurrency=CLIENTS,
         )
         process = stack._spawn_function(spec)

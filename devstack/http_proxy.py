@@ -8,6 +8,7 @@ in production.
 
 from __future__ import annotations
 
+import contextlib
 import http.server
 import json
 import threading
@@ -80,7 +81,11 @@ class FaultyProxy:
                     if k.lower() not in ("host", "content-length", "connection")
                 }
                 answer = session.request(
-                    self.command, proxy.upstream + self.path, data=body, headers=headers, timeout=120
+                    self.command,
+                    proxy.upstream + self.path,
+                    data=body,
+                    headers=headers,
+                    timeout=120,
                 )
                 self._reply(answer.status_code, answer.content, answer.headers.get("Content-Type"))
 
@@ -89,7 +94,9 @@ class FaultyProxy:
                 self.send_header("Content-Type", content_type or "application/json")
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
-                self.wfile.write(body)
+                # the client may have given up (its own timeout): nothing to answer then
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                    self.wfile.write(body)
 
             do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _forward  # noqa: N815
 

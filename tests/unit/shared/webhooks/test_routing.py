@@ -47,7 +47,10 @@ def test_event_key_ignores_message_id_and_key_order() -> None:
 def test_content_hash_when_no_event_id() -> None:
     body, attrs = samples.load("shop_order_created")
     attrs.pop("event_id")
-    assert route(message(body, attrs), NOW).event_key == route(message(body, attrs, "m9"), NOW).event_key
+    assert (
+        route(message(body, attrs), NOW).event_key
+        == route(message(body, attrs, "m9"), NOW).event_key
+    )
 
 
 def test_money_normalization() -> None:
@@ -76,7 +79,7 @@ def test_timestamps_are_utc_and_naive_refused() -> None:
         (b'{"a": 1e999999}', {"source": "shop"}, "invalid_json"),
         (b'{"a": "\\ud800"}', {"source": "shop"}, "invalid_json"),
         (b'{"a": 99999999999999999999999}', {"source": "shop"}, "invalid_json"),
-        (b"{\"a\":" * 100 + b"1" + b"}" * 100, {"source": "shop"}, "invalid_json"),
+        (b'{"a":' * 100 + b"1" + b"}" * 100, {"source": "shop"}, "invalid_json"),
         (b"{}", {}, "invalid_attributes"),
         (b"{}", {"source": "Bad Source!"}, "invalid_attributes"),
         (b" " * (1024 * 1024 + 1), {"source": "shop"}, "oversize"),
@@ -104,15 +107,25 @@ _attrs = st.fixed_dictionaries(
     {"source": st.sampled_from(["shop", "payments", "adplatform", "crm", "", "X!"])},
     optional={
         "event_type": st.sampled_from(
-            ["orders/create", "refunds/create", "charge.succeeded", "campaign.metrics.daily",
-             "audience.insights", "campaign.status_changed", "x" * 200, ""]
+            [
+                "orders/create",
+                "refunds/create",
+                "charge.succeeded",
+                "campaign.metrics.daily",
+                "audience.insights",
+                "campaign.status_changed",
+                "x" * 200,
+                "",
+            ]
         ),
         "event_id": st.text(max_size=50),
     },
 )
 _json = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4)
+    ),
     max_leaves=20,
 )
 
