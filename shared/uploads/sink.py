@@ -52,7 +52,7 @@ def insert(table: str, rows: list[Mapping[str, Any]], row_ids: list[str]) -> lis
             row_ids=row_ids,
             skip_invalid_rows=True,
             retry=bigquery.DEFAULT_RETRY.with_deadline(_deadline()),
-            timeout=10,
+            timeout=30,
         )
     except (ConnectionError, OSError) as exc:
         raise TransientError(f"BigQuery insert failed: {exc}") from exc
