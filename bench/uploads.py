@@ -46,7 +46,10 @@ def _measure(events: list[Any], mode: str) -> tuple[float, float]:
 
     writer = sink.make_writer(mode)
     deps = Dependencies(writer=writer)
-    fn = cloud_event_handler("uploads-bench")(lambda e: handle(e, deps) and None)
+    def one(event: Any) -> None:
+        handle(event, deps)
+
+    fn = cloud_event_handler("uploads-bench")(one)
     start = time.perf_counter()
     with ThreadPoolExecutor(THREADS) as pool:
         list(pool.map(fn, events))
