@@ -46,6 +46,7 @@ def _measure(events: list[Any], mode: str) -> tuple[float, float]:
 
     writer = sink.make_writer(mode)
     deps = Dependencies(writer=writer)
+
     def one(event: Any) -> None:
         handle(event, deps)
 

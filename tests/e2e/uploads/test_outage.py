@@ -10,6 +10,7 @@ proxy is switched on the redeliveries land, and the current view is exactly righ
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 import time
@@ -129,10 +130,8 @@ def test_bigquery_outage_loses_nothing(stack: LocalStack) -> None:
         assert len(keys) == len({r["row_key"] for r in raw})
         assert len(keys) >= 6  # 4 uploads + overwrite + delete (fake-gcs may add more deletes)
     finally:
-        try:
+        with contextlib.suppress(exceptions.NotFound):
             stack.subscriber().delete_subscription(subscription=sub)
-        except exceptions.NotFound:
-            pass
         for proc in reversed(procs):
             proc.stop()
         proxy.close()
