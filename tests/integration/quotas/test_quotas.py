@@ -299,3 +299,37 @@ def test_http_api_admits_with_api_key(stack: LocalStack) -> None:
         {"c": customer},
     )
     assert stored == [{"key_hash": api_keys.hash_key(key)}] and key not in str(stored)
+
+
+def test_members_and_providers_limited_by_plan(stack: LocalStack) -> None:
+    from shared.quotas import members
+
+    customer = _customer("team")
+    customers.upsert_customer(customer, "STARTER")
+    added = [members.add_member(customer, f"m{i}", f"m{i}@example.com") for i in range(3)]
+    assert added == [True, True, False]
+    assert members.add_member(customer, "m0", "m0@example.com") is False
+    assert [members.add_provider(customer, p) for p in ("a", "b", "c", "d")] == [
+        True,
+        True,
+        True,
+        False,
+    ]
+
+
+def test_credentials_stored_as_ciphertext(stack: LocalStack) -> None:
+    import base64
+    import os
+
+    from shared.quotas import credentials
+
+    customer = _customer("cred")
+    cipher = credentials.LocalCipher(base64.b64encode(os.urandom(32)).decode())
+    credential_id = credentials.store(customer, "aws", b"AKIA-very-secret", cipher)
+    rows = stack.query(
+        f"SELECT ciphertext, key_ref FROM `{stack.project}.customers.customer_cloud_credentials` "
+        "WHERE credential_id = @id",
+        {"id": credential_id},
+    )
+    assert "AKIA" not in str(rows) and rows[0]["key_ref"] == cipher.key_ref
+    assert credentials.load(customer, credential_id, cipher) == b"AKIA-very-secret"
