@@ -21,6 +21,7 @@ from typing import Any
 
 from shared.errors import is_transient
 from shared.refresh import faults, graph, validation
+from shared.refresh.admission import Admission
 from shared.refresh.definitions import Definition, dependencies
 from shared.refresh.request import RefreshRequest
 from shared.resources import manifest, table_id
@@ -28,7 +29,6 @@ from shared.retry import RetryPolicy
 
 logger = logging.getLogger("shared.refresh.runner")
 FINAL_DONE = ("success", "dry_run")
-Admission = Callable[[str, str, str], tuple[bool, str]]
 
 
 @dataclass
@@ -303,7 +303,7 @@ class Runner:
         outcome = TableOutcome(d.name, "failed")
         admitted_customer = None
         if d.customer_scope and request.customer_id and self.admission and not request.dry_run:
-            ok, reason = self.admission(request.customer_id, d.name, request.run_id)
+            ok, reason = self.admission.start(request.customer_id, d.name, request.run_id)
             if not ok:
                 attempt += 1
                 audit(
@@ -336,6 +336,8 @@ class Runner:
                         "error": f"table is being refreshed by run {other}",
                     }
                 )
+                if admitted_customer and self.admission:
+                    self.admission.finish(admitted_customer, d.name, request.run_id, False)
                 return TableOutcome(d.name, "locked", attempt, error=f"locked by run {other}")
         try:
             policy = RetryPolicy(
@@ -368,9 +370,10 @@ class Runner:
                             "shadow_diff": diff,
                         }
                     )
-                    return TableOutcome(
+                    outcome = TableOutcome(
                         d.name, status, attempt, int(stats["rows"] or 0), int(stats["bytes"] or 0)
                     )
+                    return outcome
                 except _Cut as exc:
                     audit(
                         {
@@ -385,7 +388,8 @@ class Runner:
                             "error": "deadline reached; continues in a new invocation",
                         }
                     )
-                    return TableOutcome(d.name, "continued", attempt)
+                    outcome = TableOutcome(d.name, "continued", attempt)
+                    return outcome
                 except Exception as exc:
                     transient = is_transient(exc) and not isinstance(exc, validation.CheckFailed)
                     delay = next(delays, None) if transient else None
@@ -414,7 +418,10 @@ class Runner:
         finally:
             if leased:
                 self.store.release_lease(d.name, holder)
-            _ = admitted_customer
+            if admitted_customer and self.admission:
+                self.admission.finish(
+                    admitted_customer, d.name, request.run_id, outcome.status in FINAL_DONE
+                )
 
     def _execute(  # noqa: PLR0912, PLR0917
         self,
