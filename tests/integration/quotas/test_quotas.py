@@ -247,7 +247,7 @@ def test_malformed_event_is_dead_lettered(stack: LocalStack) -> None:
     rows = stack.wait_until(
         lambda: stack.query(
             f"SELECT reason FROM `{stack.project}.ops.dead_letters` "
-            "WHERE function = 'quotas' AND payload = @p",
+            "WHERE function = 'quotas' AND TO_BASE64(payload) = @p",
             {
                 "p": base64.b64encode(
                     json.dumps({"type": "started", "run_id": marker}).encode()
