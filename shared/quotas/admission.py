@@ -152,14 +152,20 @@ def start(
         "expires": expires,
         "api_call": 1 if api_call else 0,
     }
-    _, affected = db.run(_sql(_ADMIT), params)
-    if affected:
-        result = AdmissionResult(True, "admitted", customer_id, run_id, lease_expires_at=expires)
-        logger.info("run admitted", extra={"fields": result.to_json()})
-        if notify:
-            _notify_started(customer_id, pipeline, run_id)
-        return result
-    return _diagnose(params)
+    for _ in range(3):
+        _, affected = db.run(_sql(_ADMIT), params)
+        if affected:
+            result = AdmissionResult(
+                True, "admitted", customer_id, run_id, lease_expires_at=expires
+            )
+            logger.info("run admitted", extra={"fields": result.to_json()})
+            if notify:
+                _notify_started(customer_id, pipeline, run_id)
+            return result
+        refused = _diagnose(params)
+        if refused.reason != "contended_retry":
+            break
+    return refused
 
 
 def _diagnose(params: dict[str, Any]) -> AdmissionResult:  # noqa: PLR0911 - one reason each
