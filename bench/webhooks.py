@@ -23,9 +23,9 @@ from devstack.http_proxy import FaultyProxy
 from devstack.processes import http_ok
 from devstack.stack import REPO, FunctionSpec, LocalStack
 
-CLIENTS = 32
-GROUP_COMMIT_EVENTS = 1000
-BASELINE_EVENTS = 300
+CLIENTS = 128
+GROUP_COMMIT_EVENTS = 2000
+BASELINE_EVENTS = 256
 
 
 def _push_body(run: str, i: int) -> bytes:
@@ -58,9 +58,12 @@ def _drive(url: str, run: str, events: int) -> tuple[float, int]:
         if session is None:
             session = local.session = requests.Session()
         for _ in range(5):  # a push that failed is redelivered by Pub/Sub: do the same
-            answer = session.post(
-                url, data=body, headers={"Content-Type": "application/json"}, timeout=60
-            )
+            try:
+                answer = session.post(
+                    url, data=body, headers={"Content-Type": "application/json"}, timeout=180
+                )
+            except requests.RequestException:
+                continue
             if answer.status_code < 300:
                 return True
         return False
@@ -120,10 +123,10 @@ def run() -> list[dict[str, Any]]:
             "ratio": round(group["calls_per_1000"] / base["calls_per_1000"], 3),
         },
         {
-            "name": "webhooks: pushes failed after 5 attempts (must be 0)",
-            "value": float(group["failures"] + base["failures"]),
+            "name": "webhooks: pushes still failing after 5 attempts (group commit must be 0)",
+            "value": float(group["failures"]),
             "unit": "pushes",
-            "baseline": None,
+            "baseline": float(base["failures"]),
             "ratio": None,
         },
     ]
