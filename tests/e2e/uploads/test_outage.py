@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from devstack.processes import ManagedProcess, free_port, http_ok
+from devstack.processes import ManagedProcess, StackError, free_port, http_ok
 from devstack.stack import NOTIFICATION_TOPIC, REPO, LocalStack
 from tests.e2e.uploads import helpers
 from tests.e2e.uploads.proxy import SwitchableProxy
@@ -35,6 +35,67 @@ def _spawn(stack: LocalStack, name: str, argv: list[str], env: dict[str, str]) -
     ).start()
 
 
+def _start_pair(
+    stack: LocalStack, bucket_name: str, proxy_port: int
+) -> tuple[ManagedProcess, ManagedProcess, str, int]:
+    """The second function instance and its bridge; new ports if one was taken meanwhile
+    (free_port() cannot reserve a port against the other sessions sharing this machine)."""
+    for attempt in range(3):
+        procs: list[ManagedProcess] = []
+        try:
+            return _try_start_pair(stack, bucket_name, proxy_port, procs)
+        except StackError:
+            for proc in procs:
+                proc.stop()
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _try_start_pair(
+    stack: LocalStack, bucket_name: str, proxy_port: int, procs: list[ManagedProcess]
+) -> tuple[ManagedProcess, ManagedProcess, str, int]:
+    fport, bport = free_port(), free_port()
+    function = _spawn(
+        stack,
+        "function-uploads-outage",
+        [
+            str(Path(sys.executable).with_name("functions-framework")),
+            "--target=on_object_event",
+            f"--source={REPO / 'functions/uploads/main.py'}",
+            "--signature-type=cloudevent",
+            "--host=127.0.0.1",
+            f"--port={fport}",
+        ],
+        {
+            "BIGQUERY_EMULATOR_HOST": f"http://127.0.0.1:{proxy_port}",
+            "UPLOADS_INSERT_DEADLINE_S": "1",
+            "K_SERVICE": "uploads-outage",
+        },
+    )
+    procs.append(function)
+    routes = Path(stack.state_dir) / "uploads-outage-routes.json"
+    url = f"http://127.0.0.1:{fport}"
+    routes.write_text(
+        json.dumps(
+            [
+                {"bucket": bucket_name, "event_type": helpers.FINALIZED, "url": url},
+                {"bucket": bucket_name, "event_type": helpers.DELETED, "url": url},
+            ]
+        )
+    )
+    bridge = _spawn(
+        stack,
+        "uploads-outage-bridge",
+        [sys.executable, "-m", "devstack.bridge", f"--port={bport}", f"--routes={routes}"],
+        {},
+    )
+    procs.append(bridge)
+    function.wait_ready(lambda: http_ok(url, accept_any_status=True))
+    bridge.wait_ready(lambda: http_ok(f"http://127.0.0.1:{bport}"))
+    return function, bridge, url, bport
+
+
 def test_bigquery_outage_loses_nothing(stack: LocalStack) -> None:
     from google.api_core import exceptions
 
@@ -48,44 +109,8 @@ def test_bigquery_outage_loses_nothing(stack: LocalStack) -> None:
     procs: list[ManagedProcess] = []
     sub = f"projects/{stack.project}/subscriptions/uploads-outage-{uuid.uuid4().hex[:6]}"
     try:
-        fport, bport = free_port(), free_port()
-        function = _spawn(
-            stack,
-            "function-uploads-outage",
-            [
-                str(Path(sys.executable).with_name("functions-framework")),
-                "--target=on_object_event",
-                f"--source={REPO / 'functions/uploads/main.py'}",
-                "--signature-type=cloudevent",
-                "--host=127.0.0.1",
-                f"--port={fport}",
-            ],
-            {
-                "BIGQUERY_EMULATOR_HOST": f"http://127.0.0.1:{proxy.port}",
-                "UPLOADS_INSERT_DEADLINE_S": "1",
-                "K_SERVICE": "uploads-outage",
-            },
-        )
-        procs.append(function)
-        routes = Path(stack.state_dir) / "uploads-outage-routes.json"
-        url = f"http://127.0.0.1:{fport}"
-        routes.write_text(
-            json.dumps(
-                [
-                    {"bucket": bucket_name, "event_type": helpers.FINALIZED, "url": url},
-                    {"bucket": bucket_name, "event_type": helpers.DELETED, "url": url},
-                ]
-            )
-        )
-        bridge = _spawn(
-            stack,
-            "uploads-outage-bridge",
-            [sys.executable, "-m", "devstack.bridge", f"--port={bport}", f"--routes={routes}"],
-            {},
-        )
-        procs.append(bridge)
-        function.wait_ready(lambda: http_ok(url, accept_any_status=True))
-        bridge.wait_ready(lambda: http_ok(f"http://127.0.0.1:{bport}"))
+        function, bridge, _url, bport = _start_pair(stack, bucket_name, proxy.port)
+        procs += [function, bridge]
         stack.subscriber().create_subscription(
             request={
                 "name": sub,
