@@ -48,11 +48,15 @@ def handle(event: CloudEventLike, deps: Dependencies | None = None) -> dict[str,
     verdict = rows.judge(obj, path, head, limit)
     key, row = rows.build_row(obj, path, verdict)
     (deps.writer or sink.writer()).write([(key, row)])
-    logger.info(
+    rejected = verdict.status == "rejected"
+    # `event` feeds the log-based metric uploads/rejected (terraform/monitoring.tf)
+    logger.log(
+        logging.WARNING if rejected else logging.INFO,
         "media file %s",
         verdict.status,
         extra={
             "fields": {
+                "event": "upload_rejected" if rejected else "upload_recorded",
                 "row_key": key,
                 "generation": obj.generation,
                 "status": verdict.status,
