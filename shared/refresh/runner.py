@@ -373,6 +373,12 @@ class Runner:
                     outcome = TableOutcome(
                         d.name, status, attempt, int(stats["rows"] or 0), int(stats["bytes"] or 0)
                     )
+                    # `event` feeds the log-based metrics in terraform/monitoring.tf
+                    logger.info(
+                        "table %s refreshed",
+                        d.name,
+                        extra={"fields": {"event": "refresh_succeeded", "table": d.name}},
+                    )
                     return outcome
                 except _Cut as exc:
                     audit(
@@ -408,7 +414,12 @@ class Runner:
                         }
                     )
                     if delay is None:
-                        logger.warning("table %s failed: %s", d.name, exc)
+                        logger.error(
+                            "table %s failed: %s",
+                            d.name,
+                            exc,
+                            extra={"fields": {"event": "refresh_failed", "table": d.name}},
+                        )
                         outcome = TableOutcome(d.name, "failed", attempt, error=str(exc)[:500])
                         return outcome
                     logger.info("table %s transient error, retry in %.2fs: %s", d.name, delay, exc)
