@@ -25,7 +25,7 @@ from devstack.stack import REPO, FunctionSpec, LocalStack
 
 CLIENTS = 128
 GROUP_COMMIT_EVENTS = 2000
-BASELINE_EVENTS = 256
+BASELINE_EVENTS = 128
 
 
 def _push_body(run: str, i: int) -> bytes:
