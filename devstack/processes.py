@@ -36,7 +36,9 @@ def free_port() -> int:
 
 def _die_with_parent() -> None:  # runs in the child between fork and exec
     with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        # SIGKILL, not SIGTERM: a busy server may take its time over a graceful shutdown, and
+        # an orphan of a crashed run must not outlive it (emulator state is disposable)
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def http_ok(url: str, *, accept_any_status: bool = False) -> bool:
