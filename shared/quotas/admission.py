@@ -73,13 +73,13 @@ USING (
 ON T.customer_id = S.customer_id AND T.usage_date = S.usage_date
 WHEN MATCHED
   AND @run_id NOT IN UNNEST(T.admitted_run_ids)
-  AND T.pipelines_run < S.daily_limit
-  AND ARRAY_LENGTH(T.running) < S.concurrent_limit
+  AND IFNULL(T.pipelines_run, 0) < S.daily_limit
+  AND IFNULL(ARRAY_LENGTH(T.running), 0) < S.concurrent_limit
 THEN UPDATE SET
-  pipelines_run = T.pipelines_run + 1,
-  running = ARRAY_CONCAT(T.running, [STRUCT(@run_id AS run_id, @pipeline AS pipeline,
+  pipelines_run = IFNULL(T.pipelines_run, 0) + 1,
+  running = ARRAY_CONCAT(IFNULL(T.running, []), [STRUCT(@run_id AS run_id, @pipeline AS pipeline,
                                             @now AS started_at, @expires AS expires_at)]),
-  admitted_run_ids = ARRAY_CONCAT(T.admitted_run_ids, [@run_id]),
+  admitted_run_ids = ARRAY_CONCAT(IFNULL(T.admitted_run_ids, []), [@run_id]),
   api_calls = IFNULL(T.api_calls, 0) + @api_call,
   daily_limit = S.daily_limit,
   concurrent_limit = S.concurrent_limit,
