@@ -103,6 +103,9 @@ def test_group_commit_shares_insert_calls_across_concurrent_requests(
     monkeypatch.setenv("APP_ENV", "dev")
     from shared import settings
 
+    for var in settings.EMULATOR_VARS:  # a started stack exports them into this process
+        monkeypatch.delenv(var, raising=False)
+
     settings.get_settings.cache_clear()
     insert = FakeInsert()
     sink = WebhookSink(insert, group_commit=True, max_wait_s=0.05)
@@ -131,6 +134,9 @@ def test_failed_batch_fails_its_requests(monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setenv("PROJECT_ID", "demo-local")
     monkeypatch.setenv("APP_ENV", "dev")
     from shared import settings
+
+    for var in settings.EMULATOR_VARS:  # a started stack exports them into this process
+        monkeypatch.delenv(var, raising=False)
 
     settings.get_settings.cache_clear()
     sink = WebhookSink(FakeInsert(fail=True), group_commit=True, max_wait_s=0.001)
