@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import datetime
 import functools
 import json
 import os
@@ -454,5 +455,11 @@ def _parameter(name: str, value: Any) -> Any:
     if isinstance(value, list | tuple):
         kind = "INT64" if value and isinstance(value[0], int) else "STRING"
         return bigquery.ArrayQueryParameter(name, kind, list(value))
-    kind = {bool: "BOOL", int: "INT64", float: "FLOAT64"}.get(type(value), "STRING")
+    kind = {
+        bool: "BOOL",
+        int: "INT64",
+        float: "FLOAT64",
+        datetime.datetime: "TIMESTAMP",
+        datetime.date: "DATE",
+    }.get(type(value), "STRING")
     return bigquery.ScalarQueryParameter(name, kind, value)

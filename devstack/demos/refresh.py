@@ -32,7 +32,7 @@ def run(stack: LocalStack, report: Report) -> None:
             f"SELECT run_id, COUNT(DISTINCT table_name) AS n FROM {runs}"
             " WHERE started_at >= @since AND run_type = 'scheduled'"
             " AND status IN ('success', 'failed', 'skipped', 'locked') GROUP BY run_id",
-            {"since": since.isoformat()},
+            {"since": since},
         )
         return next((r["run_id"] for r in rows if r["n"] >= 5), None)
 
