@@ -23,7 +23,6 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from pathlib import Path
 from typing import Any
 
 from devstack.processes import free_port
@@ -82,20 +81,7 @@ def _first_request(spec: FunctionSpec, port: int) -> urllib.request.Request:
 
 def cold_start_seconds(stack: LocalStack, spec: FunctionSpec) -> float:
     port = free_port()
-    framework = Path(sys.executable).with_name("functions-framework")
-    argv = [
-        str(framework),
-        "--target",
-        spec.entry_point,
-        "--source",
-        str(spec.source / "main.py"),
-        "--signature-type",
-        spec.signature,
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-    ]
+    argv = spec.serve_argv(port)
     started = time.perf_counter()
     proc = subprocess.Popen(
         argv, env=_env(stack, spec), cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL

@@ -61,6 +61,22 @@ class FunctionSpec:
     env: Mapping[str, str] = field(default_factory=dict)
     concurrency: int = 8
 
+    def serve_argv(self, port: int) -> list[str]:
+        """The functions-framework command line that serves this function on ``port``."""
+        return [
+            str(Path(sys.executable).with_name("functions-framework")),
+            "--target",
+            self.entry_point,
+            "--source",
+            str(self.source / "main.py"),
+            "--signature-type",
+            self.signature,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ]
+
     @classmethod
     def from_manifest(cls, item: Mapping[str, Any]) -> FunctionSpec:
         return cls(
@@ -271,20 +287,7 @@ class LocalStack:
     def _spawn_function(self, spec: FunctionSpec) -> ManagedProcess:
         port = free_port()
         self.function_urls[spec.name] = f"http://127.0.0.1:{port}"
-        framework = Path(sys.executable).with_name("functions-framework")
-        argv = [
-            str(framework),
-            "--target",
-            spec.entry_point,
-            "--source",
-            str(spec.source / "main.py"),
-            "--signature-type",
-            spec.signature,
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ]
+        argv = spec.serve_argv(port)
         env = {
             **spec.env,
             **self.function_env,
