@@ -220,3 +220,30 @@ def test_notification_signed_retried_and_published(seeded: LocalStack, receiver:
         ).hexdigest()
     )
     assert hmac.compare_digest(headers["X-Refresh-Signature"], expected)
+
+
+def test_shadow_run_writes_shadow_table_and_reports_the_difference(seeded: LocalStack) -> None:
+    live = "`demo-local.warehouse.platform_events_daily`"
+    shadow = "`demo-local.warehouse.platform_events_daily__shadow`"
+    base = trigger(seeded, tables=["platform_events_daily"], full_refresh=True)
+    wait_final(seeded, base, {"platform_events_daily"})
+    before = seeded.query(f"SELECT COUNT(*) AS n, MAX(refreshed_at) AS at FROM {live}")[0]
+    assert before["n"] > 0
+    # the live table drifts from its definition: one row lost
+    seeded.query(
+        f"DELETE FROM {live} WHERE event_date = (SELECT MIN(event_date) FROM {live})"
+        " AND platform = (SELECT MIN(platform) FROM " + live + ")"
+    )
+    drifted_state = seeded.query(f"SELECT COUNT(*) AS n, MAX(refreshed_at) AS at FROM {live}")[0]
+    drifted = drifted_state["n"]
+    assert drifted < before["n"]
+
+    run_id = trigger(seeded, tables=["platform_events_daily"], shadow=["platform_events_daily"])
+    got = wait_final(seeded, run_id, {"platform_events_daily"})
+    (done,) = [r for r in got if r["status"] == "success"]
+    diff = json.loads(done["shadow_diff"])
+    assert diff == {"only_in_shadow": before["n"] - drifted, "only_in_live": 0}
+    # the shadow holds the full result; the live table was not touched
+    assert seeded.query(f"SELECT COUNT(*) AS n FROM {shadow}")[0]["n"] == before["n"]
+    after = seeded.query(f"SELECT COUNT(*) AS n, MAX(refreshed_at) AS at FROM {live}")[0]
+    assert after == drifted_state
