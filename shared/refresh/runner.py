@@ -344,6 +344,21 @@ class Runner:
                 attempts=d.retries + 1, initial_s=d.retry_initial_s, maximum_s=30.0
             )
             delays = policy.delays()
+
+            def attempt_row(status: str, **extra: Any) -> dict[str, Any]:
+                """The audit row of this attempt with its statistics."""
+                return {
+                    "table_name": d.name,
+                    "attempt": attempt,
+                    "status": status,
+                    "started_at": started,
+                    "rows_affected": stats["rows"],
+                    "bytes_processed": stats["bytes"],
+                    "partitions_from": stats["from"],
+                    "partitions_to": stats["to"],
+                    **extra,
+                }
+
             while True:
                 attempt += 1
                 started = datetime.now(UTC)
@@ -357,19 +372,7 @@ class Runner:
                         validation.run_checks(self.store, d, target)
                         if d.shadow or shadow_requested:
                             diff = self._shadow_diff(d)
-                    audit(
-                        {
-                            "table_name": d.name,
-                            "attempt": attempt,
-                            "status": status,
-                            "started_at": started,
-                            "rows_affected": stats["rows"],
-                            "bytes_processed": stats["bytes"],
-                            "partitions_from": stats["from"],
-                            "partitions_to": stats["to"],
-                            "shadow_diff": diff,
-                        }
-                    )
+                    audit(attempt_row(status, shadow_diff=diff))
                     outcome = TableOutcome(
                         d.name, status, attempt, int(stats["rows"] or 0), int(stats["bytes"] or 0)
                     )
@@ -382,17 +385,11 @@ class Runner:
                     return outcome
                 except _Cut as exc:
                     audit(
-                        {
-                            "table_name": d.name,
-                            "attempt": attempt,
-                            "status": "continued",
-                            "started_at": started,
-                            "rows_affected": stats["rows"],
-                            "bytes_processed": stats["bytes"],
-                            "partitions_from": stats["from"],
-                            "partitions_to": exc.through,
-                            "error": "deadline reached; continues in a new invocation",
-                        }
+                        attempt_row(
+                            "continued",
+                            partitions_to=exc.through,
+                            error="deadline reached; continues in a new invocation",
+                        )
                     )
                     outcome = TableOutcome(d.name, "continued", attempt)
                     return outcome
@@ -400,19 +397,7 @@ class Runner:
                     transient = is_transient(exc) and not isinstance(exc, validation.CheckFailed)
                     delay = next(delays, None) if transient else None
                     status = "retrying" if delay is not None else "failed"
-                    audit(
-                        {
-                            "table_name": d.name,
-                            "attempt": attempt,
-                            "status": status,
-                            "started_at": started,
-                            "rows_affected": stats["rows"],
-                            "bytes_processed": stats["bytes"],
-                            "partitions_from": stats["from"],
-                            "partitions_to": stats["to"],
-                            "error": f"{type(exc).__name__}: {exc}"[:2000],
-                        }
-                    )
+                    audit(attempt_row(status, error=f"{type(exc).__name__}: {exc}"[:2000]))
                     if delay is None:
                         logger.error(
                             "table %s failed: %s",
