@@ -10,6 +10,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import functools
 import json
 import logging
@@ -42,9 +44,6 @@ def event_payload(event: CloudEventLike) -> tuple[bytes, dict[str, Any], str | N
     topic = None
     if isinstance(data, dict) and isinstance(data.get("message"), dict):
         message = data["message"]
-        import base64
-        import binascii
-
         try:
             payload = base64.b64decode(message.get("data") or "", validate=True)
         except (binascii.Error, ValueError, TypeError):
