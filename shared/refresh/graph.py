@@ -87,11 +87,13 @@ def ready(
     pending: set[str],
     done: set[str],
     priority: Mapping[str, int],
+    running: Iterable[str] = (),
 ) -> list[str]:
     """Pending tables whose in-run dependencies are all done, highest priority first.
 
-    A dependency that is not part of the run (not pending, not done) does not block.
+    A dependency that is not part of the run (not pending, running or done) does not block;
+    one that is still running does.
     """
-    selected = pending | done
+    selected = pending | done | set(running)
     out = [n for n in pending if all(d in done or d not in selected for d in deps.get(n, ()))]
     return sorted(out, key=lambda n: (-priority.get(n, 0), n))

@@ -242,7 +242,8 @@ class Runner:
                 # past the deadline no new table starts, except the first of an invocation
                 # (so every continuation makes progress)
                 if time.monotonic() < deadline or not result.order:
-                    for name in graph.ready(self.deps, pending, done, priority):
+                    in_flight = running.values()
+                    for name in graph.ready(self.deps, pending, done, priority, in_flight):
                         if len(running) >= concurrency:
                             break
                         pending.discard(name)
