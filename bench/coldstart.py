@@ -28,6 +28,7 @@ from typing import Any
 
 from devstack.processes import free_port
 from devstack.stack import REPO, FunctionSpec, LocalStack
+from shared.events import PUBSUB_PUBLISHED, STORAGE_FINALIZED
 
 ROUNDS = 3
 BASELINE_SOURCE = REPO / "bench" / "baseline"
@@ -70,11 +71,11 @@ def _first_request(spec: FunctionSpec, port: int) -> urllib.request.Request:
         "ce-specversion": "1.0",
         "ce-id": f"bench-{time.time_ns()}",
         "ce-source": "//pubsub.googleapis.com/projects/demo-local/topics/bench",
-        "ce-type": "google.cloud.pubsub.topic.v1.messagePublished",
+        "ce-type": PUBSUB_PUBLISHED,
         "Content-Type": "application/json",
     }
     if spec.trigger.get("type") == "storage":
-        headers["ce-type"] = "google.cloud.storage.object.v1.finalized"
+        headers["ce-type"] = STORAGE_FINALIZED
         headers["ce-source"] = "//storage.googleapis.com/projects/_/buckets/bench"
         data = {"bucket": "bench"}  # malformed object resource: dead-lettered
     return urllib.request.Request(url, json.dumps(data).encode(), headers, method="POST")

@@ -21,10 +21,12 @@ import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar
 
+from shared.events import STORAGE_DELETED, STORAGE_FINALIZED, STORAGE_METADATA_UPDATED
+
 EVENT_TYPES = {
-    "OBJECT_FINALIZE": "google.cloud.storage.object.v1.finalized",
-    "OBJECT_DELETE": "google.cloud.storage.object.v1.deleted",
-    "OBJECT_METADATA_UPDATE": "google.cloud.storage.object.v1.metadataUpdated",
+    "OBJECT_FINALIZE": STORAGE_FINALIZED,
+    "OBJECT_DELETE": STORAGE_DELETED,
+    "OBJECT_METADATA_UPDATE": STORAGE_METADATA_UPDATED,
     "OBJECT_ARCHIVE": "google.cloud.storage.object.v1.archived",
 }
 

@@ -10,6 +10,7 @@ from typing import Any
 import requests
 
 from devstack.stack import LocalStack
+from shared.events import STORAGE_DELETED, STORAGE_FINALIZED
 
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"\x00" * 200
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 200
@@ -17,8 +18,8 @@ MP3 = b"ID3\x04\x00\x00\x00\x00\x00\x00" + b"\x00" * 200
 MP4 = b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00" + b"\x00" * 200
 PDF = b"%PDF-1.7\n" + b"x" * 200
 EXE = b"MZ\x90\x00\x03\x00\x00\x00" + b"\x00" * 200
-FINALIZED = "google.cloud.storage.object.v1.finalized"
-DELETED = "google.cloud.storage.object.v1.deleted"
+FINALIZED = STORAGE_FINALIZED
+DELETED = STORAGE_DELETED
 
 
 def current(stack: LocalStack, bucket: str, prefix: str) -> list[dict[str, Any]]:

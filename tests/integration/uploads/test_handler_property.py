@@ -13,11 +13,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from devstack.stack import LocalStack
+from shared.events import STORAGE_DELETED, STORAGE_FINALIZED
 from shared.handler import cloud_event_handler
 from shared.uploads.handler import handle
 
-FINALIZED = "google.cloud.storage.object.v1.finalized"
-DELETED = "google.cloud.storage.object.v1.deleted"
+FINALIZED = STORAGE_FINALIZED
+DELETED = STORAGE_DELETED
 HEADS = [
     b"\xff\xd8\xff\xe0",
     b"\x89PNG\r\n\x1a\n",

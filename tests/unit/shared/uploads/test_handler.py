@@ -7,13 +7,13 @@ from typing import Any
 
 import pytest
 
-from shared.events import EventDataError
+from shared.events import STORAGE_DELETED, STORAGE_FINALIZED, EventDataError
 from shared.uploads import rows
 from shared.uploads.handler import Dependencies, handle
 from shared.writer import Row
 
-FINALIZED = "google.cloud.storage.object.v1.finalized"
-DELETED = "google.cloud.storage.object.v1.deleted"
+FINALIZED = STORAGE_FINALIZED
+DELETED = STORAGE_DELETED
 
 
 class Event:
