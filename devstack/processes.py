@@ -41,6 +41,15 @@ def _die_with_parent() -> None:  # runs in the child between fork and exec
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
+def tcp_open(port: int) -> bool:
+    """True when something accepts TCP connections on 127.0.0.1:port (gRPC emulators)."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
 def http_ok(url: str, *, accept_any_status: bool = False) -> bool:
     """True when ``url`` answers (2xx, or any HTTP status with accept_any_status)."""
     try:

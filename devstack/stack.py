@@ -28,7 +28,14 @@ from pathlib import Path
 from typing import Any
 
 from devstack import bootstrap
-from devstack.processes import ManagedProcess, PidRegistry, StackError, free_port, http_ok
+from devstack.processes import (
+    ManagedProcess,
+    PidRegistry,
+    StackError,
+    free_port,
+    http_ok,
+    tcp_open,
+)
 from shared import resources
 
 REPO = Path(__file__).resolve().parent.parent
@@ -40,6 +47,8 @@ PUBSUB_LAUNCHER = Path(
     )
 )
 BIGQUERY_EMULATOR = REPO / ".emulators" / "bigquery" / "bin" / "local-bigquery"
+TASKS_PYTHON = REPO / ".emulators" / "tasks" / "bin" / "python"
+TASKS_LOCATION = "us-central1"
 NOTIFICATION_TOPIC = "gcs-notifications"
 NOTIFICATION_SUBSCRIPTION = "gcs-notifications-bridge"
 PUBSUB_INSTALL_HINT = (
@@ -164,12 +173,14 @@ class LocalStack:
             raise StackError(PUBSUB_INSTALL_HINT)
         if not BIGQUERY_EMULATOR.exists():
             raise StackError(f"{BIGQUERY_EMULATOR} missing: run `make setup` first")
+        if not TASKS_PYTHON.exists():
+            raise StackError(f"{TASKS_PYTHON} missing: run `make setup` first")
         self.registry.reap_stale()
         for sub in ("logs", "bigquery"):
             shutil.rmtree(self.state_dir / sub, ignore_errors=True)
         self.log_dir.mkdir(parents=True, exist_ok=True)
         started = time.monotonic()
-        pubsub_port, bq_port, bq_grpc, gcs_port = (free_port() for _ in range(4))
+        pubsub_port, bq_port, bq_grpc, gcs_port, tasks_port = (free_port() for _ in range(5))
         self.env = {
             "PROJECT_ID": self.project,
             "APP_ENV": "local",
@@ -177,6 +188,7 @@ class LocalStack:
             "STORAGE_EMULATOR_HOST": f"http://127.0.0.1:{gcs_port}",
             "BIGQUERY_EMULATOR_HOST": f"http://127.0.0.1:{bq_port}",
             "BIGQUERY_WRITE_EMULATOR_HOST": f"127.0.0.1:{bq_grpc}",
+            "CLOUD_TASKS_EMULATOR_HOST": f"127.0.0.1:{tasks_port}",
         }
         os.environ.update(self.env)
         from shared import clients, settings
@@ -203,6 +215,7 @@ class LocalStack:
                 self.project,
             ],
         )
+        tasks = self._spawn("tasks-emulator", self._tasks_argv(tasks_port))
         pubsub.wait_ready(lambda: http_ok(f"http://127.0.0.1:{pubsub_port}/"))
         topics = [t["name"] for t in self.manifest["topics"]]
         bootstrap.create_topics(
@@ -237,6 +250,7 @@ class LocalStack:
             )
         )
         gcs.wait_ready(lambda: http_ok(f"http://127.0.0.1:{gcs_port}/storage/v1/b"))
+        tasks.wait_ready(lambda: tcp_open(tasks_port))
         with concurrent.futures.ThreadPoolExecutor(2) as pool:
             bq_done = pool.submit(
                 bootstrap.create_bigquery, self.bigquery(), self.project, self.manifest
@@ -283,6 +297,15 @@ class LocalStack:
         )
         self.processes[name] = proc.start()
         return proc
+
+    def _tasks_argv(self, port: int) -> list[str]:
+        """Cloud Tasks emulator bound to 127.0.0.1 with the manifest's queues."""
+        argv = [str(TASKS_PYTHON), str(REPO / "devstack" / "tasks_emulator.py"), "start"]
+        argv += ["-p", str(port), "-q"]
+        for queue in self.manifest["queues"]:
+            path = f"projects/{self.project}/locations/{TASKS_LOCATION}/queues/{queue['name']}"
+            argv += ["-d", path]
+        return argv
 
     def _spawn_function(self, spec: FunctionSpec) -> ManagedProcess:
         port = free_port()

@@ -89,6 +89,16 @@ locals {
     LOG_LEVEL         = var.log_level
   }
 
+  queues = {
+    for q in flatten([for f in local.fragments : try(f.queues, [])]) : q.name => {
+      max_attempts  = try(q.max_attempts, 3)
+      min_backoff   = "${try(q.min_backoff_s, 60)}s"
+      max_backoff   = "${try(q.max_backoff_s, 3600)}s"
+      max_doublings = try(q.max_doublings, 16)
+      publishes     = q.publishes
+    }
+  }
+
   functions = {
     for f in flatten([for fr in local.fragments : try(fr.functions, [])]) : f.name => {
       source        = f.source
@@ -105,7 +115,7 @@ locals {
       min_instances = try(f.min_instances, 0)
       max_instances = try(f.max_instances, 10)
       env = merge(local.core_env, {
-        for k, v in try(f.env, {}) : k => replace(tostring(v), "$${project}", var.project_id)
+        for k, v in try(f.env, {}) : k => replace(replace(tostring(v), "$${project}", var.project_id), "$${region}", var.region)
       })
       secrets   = { for name in try(f.secrets, []) : name => lower(replace(name, "_", "-")) }
       publishes = try(f.publishes, [])
