@@ -8,12 +8,14 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from shared.errors import ConfigurationError
+
 ENVIRONMENTS = ("local", "dev", "staging", "prod")
 _PROJECT_RE = re.compile(r"^[a-z][-a-z0-9]{4,28}[a-z0-9]$")
 _HOST_RE = re.compile(r"^(https?://)?[A-Za-z0-9.\-]+:\d{1,5}$")
 
 
-class SettingsError(ValueError):
+class SettingsError(ConfigurationError):
     """A required setting is missing or malformed; the message names every offending variable."""
 
 
