@@ -18,6 +18,8 @@ from __future__ import annotations
 import json
 from typing import Any, Protocol
 
+from shared.errors import PermanentError
+
 API_MAX_BODY_BYTES = 64 * 1024
 """JSON APIs (refresh-api, quota-api): their largest legitimate request is a few hundred bytes."""
 
@@ -34,11 +36,11 @@ class _Request(Protocol):
     def stream(self) -> _Stream: ...
 
 
-class BodyTooLarge(Exception):  # noqa: N818 - reads as the HTTP condition it maps to (413)
+class BodyTooLarge(PermanentError):  # noqa: N818 - reads as the HTTP condition it maps to (413)
     """The body exceeds the limit; ``declared`` is the Content-Length when one was sent."""
 
     def __init__(self, limit: int, declared: int | None) -> None:
-        super().__init__(f"request body above {limit} bytes")
+        super().__init__("payload_too_large", f"request body above {limit} bytes")
         self.limit = limit
         self.declared = declared
 
