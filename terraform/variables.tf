@@ -135,12 +135,14 @@ variable "monthly_budget" {
   default     = 50
 }
 
-variable "github_repository" {
-  description = "owner/name of the GitHub repository whose Actions deploy this environment through Workload Identity Federation. Empty: no WIF."
+variable "deployer_service_account" {
+  description = "E-mail of the CI deployer (terraform/bootstrap output deployer_service_account); it gets actAs on the runtime service accounts. Empty: applied by a human."
   type        = string
   default     = ""
-  validation {
-    condition     = var.github_repository == "" || can(regex("^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$", var.github_repository))
-    error_message = "github_repository must be owner/name (or empty to skip Workload Identity Federation)."
-  }
+}
+
+variable "planner_service_account" {
+  description = "E-mail of the CI planner (terraform/bootstrap output planner_service_account); it gets read access to the function source archives. Empty: no CI plan."
+  type        = string
+  default     = ""
 }

@@ -438,3 +438,121 @@ def check_roles(parsed: dict[str, dict[str, Any]]) -> list[str]:  # noqa: PLR091
                     ):
                         problems.append(f"{kind}.{name}: {role} at project level")
     return problems
+
+
+# ------------------------------------------------------------------ CI identities and data access
+DEPLOYER_FORBIDDEN = FORBIDDEN_ROLES | {
+    "roles/iam.roleAdmin",
+    "roles/iam.workloadIdentityPoolAdmin",
+    "roles/resourcemanager.projectIamAdmin",  # only through the conditioned binding
+}
+PLANNER_FORBIDDEN = {
+    "roles/owner",
+    "roles/editor",
+    "roles/viewer",
+    "roles/bigquery.admin",
+    "roles/bigquery.dataOwner",
+    "roles/bigquery.dataEditor",
+    "roles/bigquery.dataViewer",
+    "roles/bigquery.user",
+    "roles/storage.admin",
+    "roles/storage.objectAdmin",
+    "roles/storage.objectViewer",
+    "roles/pubsub.subscriber",
+    "roles/secretmanager.secretAccessor",
+    "roles/datastore.user",
+    "roles/datastore.viewer",
+}
+_ROLE = re.compile(r"roles/[A-Za-z.]+")
+
+
+def _locals(parsed: dict[str, dict[str, Any]], prefix: str) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for name, doc in parsed.items():
+        if name.startswith(prefix):
+            for block in doc.get("locals", []):
+                values.update(block)
+    return values
+
+
+def _scope(parsed: dict[str, dict[str, Any]], bootstrap: bool) -> dict[str, dict[str, Any]]:
+    return {k: v for k, v in parsed.items() if k.startswith("bootstrap/") == bootstrap}
+
+
+def _granted(body: dict[str, Any], local_values: dict[str, Any]) -> set[str]:
+    role = str(_first(body.get("role", "")))
+    if not role.startswith("${each"):
+        return set(_ROLE.findall(role))
+    source = str(body.get("for_each", ""))
+    for name in re.findall(r"local\.(\w+)", source):
+        source += json.dumps(local_values.get(name, ""))
+    return set(_ROLE.findall(source))
+
+
+def check_ci_identities(parsed: dict[str, dict[str, Any]]) -> list[str]:
+    """The bootstrap owns the CI identities; the deployer cannot widen its own power, may grant
+    only the main configuration's project roles; the planner reads metadata only."""
+    problems: list[str] = []
+    main, boot = _scope(parsed, False), _scope(parsed, True)
+    boot_locals = _locals(parsed, "bootstrap/")
+    for kind in ("google_iam_workload_identity_pool", "google_iam_workload_identity_pool_provider"):
+        if resources(main, kind):
+            problems.append(f"{kind} in the main configuration: the deployer could change it")
+    for name in ("deployer", "planner"):
+        if name in resources(main, "google_service_account"):
+            problems.append(f"service account {name} in the main configuration (bootstrap only)")
+    main_roles: set[str] = set()
+    main_locals = _locals(main, "")
+    for name, body in resources(main, "google_project_iam_member").items():
+        main_roles |= _granted(body, main_locals)
+        if any(who in str(body.get("member", "")) for who in ("deployer", "planner")):
+            problems.append(f"google_project_iam_member.{name}: CI identity granted outside bootstrap")
+    grantable = set(_ROLE.findall(json.dumps(boot_locals.get("deployer_grantable_roles", ""))))
+    if main_roles != grantable:
+        problems.append(
+            f"project roles granted by the main configuration {sorted(main_roles)} != the "
+            f"deployer's grantable list {sorted(grantable)} (apply fails or the list is too wide)"
+        )
+    conditioned = False
+    for name, body in resources(boot, "google_project_iam_member").items():
+        member = str(body.get("member", ""))
+        roles = _granted(body, boot_locals)
+        condition = json.dumps(body.get("condition", ""))
+        if "deployer" in member:
+            if roles == {"roles/resourcemanager.projectIamAdmin"}:
+                expected = "api.getAttribute('iam.googleapis.com/modifiedGrantsByRole', [])"
+                if expected in condition and ".hasOnly(" in condition:
+                    conditioned = True
+                    continue
+                problems.append(f"google_project_iam_member.{name}: projectIamAdmin unconditioned")
+            for role in sorted(roles & DEPLOYER_FORBIDDEN):
+                problems.append(f"google_project_iam_member.{name}: deployer gets {role}")
+        if "planner" in member:
+            for role in sorted(roles & PLANNER_FORBIDDEN):
+                problems.append(f"google_project_iam_member.{name}: planner gets {role} (data)")
+    if not conditioned:
+        problems.append("deployer: no conditioned projectIamAdmin (modifiedGrantsByRole hasOnly)")
+    return problems
+
+
+def check_dataset_access(parsed: dict[str, dict[str, Any]]) -> list[str]:
+    """Datasets carry their ACL (no projectReaders), and nothing else edits dataset IAM."""
+    problems: list[str] = []
+    for name, body in resources(parsed, "google_bigquery_dataset").items():
+        static = body.get("access", [])
+        dynamic = [d for d in body.get("dynamic", []) if "access" in d]
+        if not static:
+            problems.append(f"google_bigquery_dataset.{name}: no access blocks (projectReaders)")
+        text = json.dumps(static) + json.dumps(dynamic)
+        for group in ("projectReaders", "projectWriters", "allAuthenticatedUsers", "allUsers"):
+            if group in text:
+                problems.append(f"google_bigquery_dataset.{name}: access for {group}")
+    for kind in (
+        "google_bigquery_dataset_iam_member",
+        "google_bigquery_dataset_iam_binding",
+        "google_bigquery_dataset_iam_policy",
+        "google_bigquery_dataset_access",
+    ):
+        for name in resources(parsed, kind):
+            problems.append(f"{kind}.{name} fights the dataset access blocks")
+    return problems

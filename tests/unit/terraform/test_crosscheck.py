@@ -63,6 +63,8 @@ def test_real_repository_is_consistent(tmp_path: Path) -> None:
         + cc.check_roles(parsed)
         + cc.check_code(cc.REPO, manifest())
         + cc.check_evaluated(evaluated, manifest())
+        + cc.check_ci_identities(parsed)
+        + cc.check_dataset_access(parsed)
     )
     assert problems == []
 
@@ -343,9 +345,42 @@ def test_project_wide_data_editor_for_a_function_fails() -> None:
 
 def test_editor_for_the_deployer_fails() -> None:
     parsed = _parsed_with(
-        "cicd.tf", '"roles/run.admin",', '"roles/run.admin",\n    "roles/editor",'
+        "bootstrap/main.tf", '"roles/run.admin",', '"roles/run.admin",\n    "roles/editor",'
     )
     assert any("roles/editor" in p for p in cc.check_roles(parsed))
+    assert any("deployer gets roles/editor" in p for p in cc.check_ci_identities(parsed))
+
+
+def test_widened_deployer_fails() -> None:
+    # unconditioned project IAM admin: the deployer could make itself owner
+    parsed = _parsed_with("bootstrap/main.tf", "  condition {", "  dynamic_off {")
+    assert any("projectIamAdmin unconditioned" in p for p in cc.check_ci_identities(parsed))
+    # a grantable list wider than what the main configuration needs
+    parsed = _parsed_with(
+        "bootstrap/main.tf", '"roles/bigquery.jobUser",', '"roles/bigquery.jobUser",\n"roles/owner",'
+    )
+    assert any("grantable list" in p for p in cc.check_ci_identities(parsed))
+    # a project role the deployer may not grant: apply would fail with 403
+    parsed = _parsed_with("iam.tf", '"roles/bigquery.jobUser"', '"roles/bigquery.user"')
+    assert any("grantable list" in p for p in cc.check_ci_identities(parsed))
+
+
+def test_planner_reading_data_fails() -> None:
+    parsed = _parsed_with(
+        "bootstrap/main.tf", '"roles/browser",', '"roles/browser",\n    "roles/viewer",'
+    )
+    assert any("planner gets roles/viewer" in p for p in cc.check_ci_identities(parsed))
+
+
+def test_dropped_dataset_access_block_fails() -> None:
+    text = (cc.TERRAFORM / "bigquery.tf").read_text()
+    start = text.index("  access {\n")
+    end = text.index("  }\n", start) + 4
+    parsed = cc.parse_terraform()
+    parsed["bigquery.tf"] = cc._normalize(hcl2.loads(text[:start] + text[end:]))
+    assert any("no access blocks" in p for p in cc.check_dataset_access(parsed))
+    parsed = _parsed_with("bigquery.tf", '"projectOwners"', '"projectReaders"')
+    assert any("projectReaders" in p for p in cc.check_dataset_access(parsed))
 
 
 def test_public_invoker_fails() -> None:
