@@ -146,3 +146,15 @@ variable "planner_service_account" {
   type        = string
   default     = ""
 }
+
+variable "cmek_functions" {
+  description = "Encrypt function sources, built images (Artifact Registry) and function data with the environment's `functions` KMS key."
+  type        = bool
+  default     = true
+}
+
+variable "http_behind_load_balancer" {
+  description = "HTTP functions accept traffic only from inside the project and its external Application Load Balancer (ALLOW_INTERNAL_AND_GCLB) unless their manifest entry sets `ingress`."
+  type        = bool
+  default     = false
+}

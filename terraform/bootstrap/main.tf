@@ -36,10 +36,11 @@ locals {
 
   # Exactly the roles the main configuration grants with google_project_iam_member (a test
   # compares the two lists): BigQuery job creation for the functions, Eventarc event receiving,
-  # the Cloud Storage agent publishing object events.
+  # the Cloud Storage agent publishing object events, the build identity writing its logs.
   deployer_grantable_roles = [
     "roles/bigquery.jobUser",
     "roles/eventarc.eventReceiver",
+    "roles/logging.logWriter",
     "roles/pubsub.publisher",
   ]
 

@@ -72,6 +72,7 @@ def evaluate_manifest_locals(shared_dir: Path, work: Path, manifest_tf: Path | N
         'variable "environment" { default = "prod" }\n'
         'variable "bigquery_location" { default = "EU" }\n'
         'variable "log_level" { default = "INFO" }\n'
+        'variable "http_behind_load_balancer" { default = false }\n'
     )
     link = work / "shared"
     if not link.exists():
@@ -88,6 +89,7 @@ def evaluate_manifest_locals(shared_dir: Path, work: Path, manifest_tf: Path | N
         "secrets",
         "extra_storage_events",
         "dead_letter_topics",
+        "hold_subscriptions",
     ]
     expression = "jsonencode({" + ", ".join(f"{n} = local.{n}" for n in names) + "})\n"
     result = subprocess.run(
@@ -177,6 +179,19 @@ def check_evaluated(ev: dict[str, Any], manifest: Manifest) -> list[str]:  # noq
             problems.append(f"function {fn['name']}: emulator variables set in the cloud")
         if set(got["secrets"]) != set(fn.get("secrets", [])):
             problems.append(f"function {fn['name']}: secrets differ")
+        want_ingress = (
+            {"all": "ALLOW_ALL", "internal": "ALLOW_INTERNAL_ONLY"}[
+                fn.get(
+                    "ingress", "all" if fn.get("trigger", {}).get("type") == "http" else "internal"
+                )
+            ]
+            if fn.get("ingress") in (None, "all", "internal")
+            else "ALLOW_INTERNAL_AND_GCLB"
+        )
+        if got.get("ingress") != want_ingress:
+            problems.append(
+                f"function {fn['name']}: ingress {got.get('ingress')} != {want_ingress}"
+            )
         if got["env"].get("APP_ENV") != "prod" or got["env"].get("PROJECT_ID") != PROJECT:
             problems.append(f"function {fn['name']}: core settings not wired from variables")
     return problems
@@ -350,6 +365,7 @@ def check_wiring(parsed: dict[str, dict[str, Any]]) -> list[str]:
         "min_instances",
         "max_instances",
         "trigger_type",
+        "ingress",
     ):
         expect(f"module.function.{attr}", mod.get(attr), f"${{each.value.{attr}}}")
     fn = resources(parsed, "google_cloudfunctions2_function").get("this", {})
@@ -358,6 +374,11 @@ def check_wiring(parsed: dict[str, dict[str, Any]]) -> list[str]:
     expect("function build_config.runtime", build.get("runtime"), "${var.runtime}")
     expect("function build_config.entry_point", build.get("entry_point"), "${var.entry_point}")
     expect("function environment_variables", service.get("environment_variables"), "${var.env}")
+    expect("function ingress_settings", service.get("ingress_settings"), "${var.ingress}")
+    expect("function build service account", build.get("service_account"), "${var.build_service_account}")
+    expect("function kms_key_name", fn.get("kms_key_name"), "${var.kms_key_name}")
+    if not str(mod.get("build_service_account", "")).startswith("${google_service_account.build"):
+        problems.append("module.function.build_service_account is not the dedicated build identity")
     expect(
         "function concurrency",
         service.get("max_instance_request_concurrency"),
@@ -506,7 +527,9 @@ def check_ci_identities(parsed: dict[str, dict[str, Any]]) -> list[str]:
     for name, body in resources(main, "google_project_iam_member").items():
         main_roles |= _granted(body, main_locals)
         if any(who in str(body.get("member", "")) for who in ("deployer", "planner")):
-            problems.append(f"google_project_iam_member.{name}: CI identity granted outside bootstrap")
+            problems.append(
+                f"google_project_iam_member.{name}: CI identity granted outside bootstrap"
+            )
     grantable = set(_ROLE.findall(json.dumps(boot_locals.get("deployer_grantable_roles", ""))))
     if main_roles != grantable:
         problems.append(

@@ -20,7 +20,6 @@ from tests.unit.terraform import crosscheck as cc
 from tests.unit.terraform import expand as ex
 
 
-
 @pytest.fixture(autouse=True)
 def _terraform_binary() -> None:
     """Every test here needs Terraform: a failure in CI, a skip with the reason elsewhere."""
@@ -98,9 +97,7 @@ def _terraform_copy(tmp_path: Path, file: str, old: str, new: str) -> Path:
 def test_duplicated_subscription_name_fails(tmp_path: Path) -> None:
     # The bug this check was written for: a "<dead-letter topic>-hold" for every dead-letter
     # topic, although webhooks.json already declares webhook-events-dead-letter-hold.
-    root = _terraform_copy(
-        tmp_path, "manifest.tf", "if !contains(local.subscribed_topics, t)", ""
-    )
+    root = _terraform_copy(tmp_path, "manifest.tf", "if !contains(local.subscribed_topics, t)", "")
     problems = ex.check_all(tmp_path / "work", root, cc.REPO / "shared")
     assert any("'webhook-events-dead-letter-hold' twice" in p for p in problems), problems
 
@@ -114,8 +111,7 @@ def test_names_colliding_after_truncation_fail(product: Path, tmp_path: Path) ->
     _write(product, fragment)
     problems = ex.check_all(tmp_path / "work", cc.TERRAFORM, product / "shared")
     assert any(
-        "google_service_account name 'fn-media-scanner-for-long-name' twice" in p
-        for p in problems
+        "google_service_account name 'fn-media-scanner-for-long-name' twice" in p for p in problems
     ), problems
 
 
@@ -357,7 +353,9 @@ def test_widened_deployer_fails() -> None:
     assert any("projectIamAdmin unconditioned" in p for p in cc.check_ci_identities(parsed))
     # a grantable list wider than what the main configuration needs
     parsed = _parsed_with(
-        "bootstrap/main.tf", '"roles/bigquery.jobUser",', '"roles/bigquery.jobUser",\n"roles/owner",'
+        "bootstrap/main.tf",
+        '"roles/bigquery.jobUser",',
+        '"roles/bigquery.jobUser",\n"roles/owner",',
     )
     assert any("grantable list" in p for p in cc.check_ci_identities(parsed))
     # a project role the deployer may not grant: apply would fail with 403
