@@ -30,6 +30,7 @@ class Settings:
     bigquery_location: str
     log_level: str
     bigquery_emulator_host: str | None
+    bigquery_write_emulator_host: str | None
     pubsub_emulator_host: str | None
     storage_emulator_host: str | None
 
@@ -45,10 +46,17 @@ ENV_VARS: dict[str, str] = {
     "bigquery_location": "BIGQUERY_LOCATION",
     "log_level": "LOG_LEVEL",
     "bigquery_emulator_host": "BIGQUERY_EMULATOR_HOST",
+    "bigquery_write_emulator_host": "BIGQUERY_WRITE_EMULATOR_HOST",
     "pubsub_emulator_host": "PUBSUB_EMULATOR_HOST",
     "storage_emulator_host": "STORAGE_EMULATOR_HOST",
 }
-EMULATOR_VARS = ("BIGQUERY_EMULATOR_HOST", "PUBSUB_EMULATOR_HOST", "STORAGE_EMULATOR_HOST")
+# BIGQUERY_WRITE_EMULATOR_HOST: the local BigQuery's gRPC port (Storage Write API), host:port.
+EMULATOR_VARS = (
+    "BIGQUERY_EMULATOR_HOST",
+    "BIGQUERY_WRITE_EMULATOR_HOST",
+    "PUBSUB_EMULATOR_HOST",
+    "STORAGE_EMULATOR_HOST",
+)
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
@@ -90,6 +98,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         bigquery_location=get("BIGQUERY_LOCATION", "US") or "US",
         log_level=log_level,
         bigquery_emulator_host=hosts["BIGQUERY_EMULATOR_HOST"],
+        bigquery_write_emulator_host=hosts["BIGQUERY_WRITE_EMULATOR_HOST"],
         pubsub_emulator_host=hosts["PUBSUB_EMULATOR_HOST"],
         storage_emulator_host=hosts["STORAGE_EMULATOR_HOST"],
     )
