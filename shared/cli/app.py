@@ -15,21 +15,22 @@ from typing import Any
 import click
 
 from shared.cli import target as targets
+from shared.errors import PipelineError
 
 
-class Failed(click.ClickException):
+class FailedError(click.ClickException, PipelineError):
     """The operation ran but failed or found a problem: exit 1."""
 
     exit_code = 1
 
 
-class Refused(click.ClickException):
+class RefusedError(click.ClickException, PipelineError):
     """Bad input the command could not catch as a usage error: exit 2."""
 
     exit_code = 2
 
 
-class Unreachable(click.ClickException):
+class UnreachableError(click.ClickException, PipelineError):
     """The target is not configured or does not answer: exit 3."""
 
     exit_code = 3
@@ -53,7 +54,7 @@ class State:
                     self.target_kind, project=self.project, stack_file=self.stack_file
                 )
             except targets.TargetError as exc:
-                error = Refused if exc.exit_code == 2 else Unreachable
+                error = RefusedError if exc.exit_code == 2 else UnreachableError
                 raise error(str(exc)) from None
             from shared import clients, settings
 
@@ -136,11 +137,11 @@ def translate_errors[F: Callable[..., Any]](func: F) -> F:
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
         except PermanentError as exc:
-            raise Refused(f"{exc.reason}: {exc.detail}") from None
+            raise RefusedError(f"{exc.reason}: {exc.detail}") from None
         except Exception as exc:
             if _unreachable(exc):
-                raise Unreachable(f"target unreachable: {type(exc).__name__}: {exc}") from None
-            raise Failed(f"{type(exc).__name__}: {str(exc)[:500]}") from None
+                raise UnreachableError(f"target unreachable: {type(exc).__name__}: {exc}") from None
+            raise FailedError(f"{type(exc).__name__}: {str(exc)[:500]}") from None
 
     return wrapper  # type: ignore[return-value]
 

@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from shared.cli import bq
-from shared.cli.app import Failed, State, json_option, table, translate_errors
+from shared.cli.app import FailedError, State, json_option, table, translate_errors
 from shared.quotas.plans import PLANS, STATUSES
 
 
@@ -118,7 +118,7 @@ def suspend(state: State, customer_id: str) -> None:
 
     state.target()
     if not lib.set_status(customer_id, "SUSPENDED"):
-        raise Failed(f"no customer {customer_id!r}")
+        raise FailedError(f"no customer {customer_id!r}")
     state.emit(
         {"customer_id": customer_id, "status": "SUSPENDED"}, f"suspended customer {customer_id}"
     )

@@ -18,7 +18,7 @@ from typing import Any
 import click
 
 from shared.cli import bq
-from shared.cli.app import Failed, Refused, State, json_option, table, translate_errors
+from shared.cli.app import FailedError, RefusedError, State, json_option, table, translate_errors
 
 APIS = ("quota", "refresh")
 REFRESH_ROLES = ("viewer", "operator")
@@ -40,7 +40,7 @@ def create_quota_key(
         {"c": customer_id},
     )
     if not known or not known[0]["n"]:
-        raise Failed(f"no customer {customer_id!r}: create it first (plumb customers create)")
+        raise FailedError(f"no customer {customer_id!r}: create it first (plumb customers create)")
     key = api_keys.create_key(customer_id, name, scopes, expires_at)
     key_id = key[len(api_keys.PREFIX) :].split("_", 1)[0]
     return {
@@ -117,7 +117,7 @@ def find_key(key_id: str) -> dict[str, Any]:
     )
     if refresh:
         return {"api": "refresh", **refresh[0]}
-    raise Failed(f"no API key with id {key_id!r}")
+    raise FailedError(f"no API key with id {key_id!r}")
 
 
 def revoke_key(found: dict[str, Any], at: datetime | None = None) -> int:
@@ -232,7 +232,7 @@ def revoke(state: State, key_id: str) -> None:
     state.target()
     found = find_key(key_id)
     if not found.get("active"):
-        raise Failed(f"key {key_id} is already inactive")
+        raise FailedError(f"key {key_id} is already inactive")
     revoke_key(found)
     state.emit(
         {"api": found["api"], "key_id": key_id, "active": False},
@@ -257,7 +257,7 @@ def rotate(state: State, key_id: str, grace_minutes: int) -> None:
     state.target()
     found = find_key(key_id)
     if not found.get("active"):
-        raise Refused(f"key {key_id} is inactive: create a new one instead")
+        raise RefusedError(f"key {key_id} is inactive: create a new one instead")
     expires = found.get("expires_at")
     if found["api"] == "quota":
         created = create_quota_key(

@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from shared.cli import bq
-from shared.cli.app import Failed, State, json_option, table, translate_errors
+from shared.cli.app import FailedError, State, json_option, table, translate_errors
 
 
 @click.group()
@@ -49,7 +49,7 @@ def usage(state: State, customer_id: str | None) -> None:
     state.target()
     rows = usage_rows(customer_id)
     if customer_id and not rows:
-        raise Failed(f"no customer {customer_id!r}")
+        raise FailedError(f"no customer {customer_id!r}")
     state.emit({"usage": rows, "date": datetime.now(UTC).date()}, lambda: table(rows))
 
 

@@ -14,7 +14,7 @@ from typing import Any
 import click
 
 from shared.cli import bq, progress
-from shared.cli.app import Failed, State, json_option, table, translate_errors
+from shared.cli.app import FailedError, State, json_option, table, translate_errors
 
 TERMINAL = ("success", "failed", "skipped", "locked", "dry_run", "already_done")
 FAILED = ("failed", "locked")
@@ -205,7 +205,7 @@ def history(
     try:
         data = api.history(orchestrate.store(), _definitions(), args)
     except api.ApiError as exc:
-        raise Failed(exc.message) from None
+        raise FailedError(exc.message) from None
     cols = [
         "run_id",
         "table_name",

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from shared.cli.app import State, Unreachable, json_option, table, translate_errors
+from shared.cli.app import State, UnreachableError, json_option, table, translate_errors
 
 
 def _alive(pid: Any) -> bool:
@@ -59,7 +59,7 @@ def status(state: State) -> None:
     """Processes, endpoints and health of the local stack (exit 1 when something is down)."""
     target = state.target()
     if not target.is_local or not target.stack:
-        raise Unreachable(
+        raise UnreachableError(
             f"no stack file for target {target.kind} ({target.source}): `make run` writes "
             ".local/run/stack.json; pass --stack PATH for another one"
         )

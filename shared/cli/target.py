@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from shared.errors import ConfigurationError
 from shared.settings import EMULATOR_VARS
 
 REPO = Path(__file__).resolve().parents[2]
@@ -27,7 +28,7 @@ DEFAULT_STACK_FILE = REPO / ".local" / "run" / "stack.json"
 TARGETS = ("auto", "local", "cloud")
 
 
-class TargetError(Exception):
+class TargetError(ConfigurationError):
     """The target cannot be used; ``exit_code`` 2 = refused (mismatch), 3 = not configured."""
 
     def __init__(self, message: str, exit_code: int = 3) -> None:
