@@ -7,8 +7,8 @@ from typing import Any
 
 from click.testing import CliRunner, Result
 
-from shared.cli import commands
-from shared.cli.app import cli
+from ops import commands
+from ops.app import cli
 
 commands.register(cli)
 

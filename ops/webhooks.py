@@ -7,8 +7,8 @@ from typing import Any
 
 import click
 
-from shared.cli import progress
-from shared.cli.app import State, json_option, table, translate_errors
+from ops import progress
+from ops.app import State, json_option, table, translate_errors
 
 
 def _time(value: str | None) -> datetime | None:

@@ -23,7 +23,7 @@ from typing import Any
 from shared.errors import ConfigurationError
 from shared.settings import EMULATOR_VARS
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 DEFAULT_STACK_FILE = REPO / ".local" / "run" / "stack.json"
 TARGETS = ("auto", "local", "cloud")
 

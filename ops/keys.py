@@ -17,8 +17,8 @@ from typing import Any
 
 import click
 
-from shared.cli import bq
-from shared.cli.app import FailedError, RefusedError, State, json_option, table, translate_errors
+from ops import bq
+from ops.app import FailedError, RefusedError, State, json_option, table, translate_errors
 
 APIS = ("quota", "refresh")
 REFRESH_ROLES = ("viewer", "operator")

@@ -13,8 +13,8 @@ from typing import Any
 
 import click
 
-from shared.cli import progress
-from shared.cli.app import State, json_option, translate_errors
+from ops import progress
+from ops.app import State, json_option, translate_errors
 
 
 def bucket_name(state: State, bucket: str) -> str:

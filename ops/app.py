@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from shared.cli import target as targets
+from ops import target as targets
 from shared.errors import PipelineError
 
 
@@ -220,7 +220,7 @@ def cli(
 
 
 def main() -> None:
-    from shared.cli import commands
+    from ops import commands
 
     commands.register(cli)
     cli.main(prog_name="plumb", windows_expand_args=False)

@@ -6,13 +6,13 @@ import click
 
 
 def register(root: click.Group) -> None:
-    from shared.cli.customers import customers
-    from shared.cli.keys import keys
-    from shared.cli.quotas import quotas
-    from shared.cli.refresh import refresh
-    from shared.cli.stack import stack_group
-    from shared.cli.uploads import uploads
-    from shared.cli.webhooks import webhooks
+    from ops.customers import customers
+    from ops.keys import keys
+    from ops.quotas import quotas
+    from ops.refresh import refresh
+    from ops.stack import stack_group
+    from ops.uploads import uploads
+    from ops.webhooks import webhooks
 
     for group in (customers, keys, quotas, refresh, stack_group, uploads, webhooks):
         if group.name not in root.commands:

@@ -7,8 +7,8 @@ from typing import Any
 
 import click
 
-from shared.cli import bq
-from shared.cli.app import FailedError, State, json_option, table, translate_errors
+from ops import bq
+from ops.app import FailedError, State, json_option, table, translate_errors
 from shared.quotas.plans import PLANS, STATUSES
 
 

@@ -13,8 +13,8 @@ from typing import Any
 
 import click
 
-from shared.cli import bq, progress
-from shared.cli.app import FailedError, State, json_option, table, translate_errors
+from ops import bq, progress
+from ops.app import FailedError, State, json_option, table, translate_errors
 
 TERMINAL = ("success", "failed", "skipped", "locked", "dry_run", "already_done")
 FAILED = ("failed", "locked")

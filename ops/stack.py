@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from shared.cli.app import State, UnreachableError, json_option, table, translate_errors
+from ops.app import State, UnreachableError, json_option, table, translate_errors
 
 
 def _alive(pid: Any) -> bool:
