@@ -7,7 +7,8 @@ Usage::
         rows = stack.query("SELECT ...")
 
 On start it also exports the emulator variables (``PUBSUB_EMULATOR_HOST``,
-``STORAGE_EMULATOR_HOST``, ``BIGQUERY_EMULATOR_HOST``, ``PROJECT_ID``, ``APP_ENV=local``) into
+``STORAGE_EMULATOR_HOST``, ``BIGQUERY_EMULATOR_HOST``, ``FIRESTORE_EMULATOR_HOST``, ``PROJECT_ID``,
+``APP_ENV=local``) into
 this process, so the official clients here (and :mod:`shared.clients`) reach the emulators.
 """
 
@@ -40,6 +41,12 @@ PUBSUB_LAUNCHER = Path(
         "/usr/lib/google-cloud-sdk/platform/pubsub-emulator/bin/cloud-pubsub-emulator",
     )
 )
+FIRESTORE_LAUNCHER = Path(
+    os.environ.get(
+        "FIRESTORE_EMULATOR_LAUNCHER",
+        "/usr/lib/google-cloud-sdk/platform/cloud-firestore-emulator/cloud_firestore_emulator",
+    )
+)
 BIGQUERY_EMULATOR = REPO / ".emulators" / "bigquery" / "bin" / "local-bigquery"
 NOTIFICATION_TOPIC = "gcs-notifications"
 NOTIFICATION_SUBSCRIPTION = "gcs-notifications-bridge"
@@ -47,6 +54,11 @@ PUBSUB_INSTALL_HINT = (
     "The Pub/Sub emulator is not installed. Install it with "
     "`gcloud components install pubsub-emulator` or the Debian package "
     "`google-cloud-cli-pubsub-emulator`, or point PUBSUB_EMULATOR_LAUNCHER at its launcher."
+)
+FIRESTORE_INSTALL_HINT = (
+    "The Firestore emulator is not installed. Install it with "
+    "`gcloud components install cloud-firestore-emulator` or the Debian package "
+    "`google-cloud-cli-firestore-emulator`, or point FIRESTORE_EMULATOR_LAUNCHER at its launcher."
 )
 
 
@@ -96,6 +108,28 @@ class FunctionSpec:
 def strict_enabled() -> bool:
     """Whether the strict BigQuery layer runs: ``BIGQUERY_STRICT=1`` on, ``0`` off."""
     return os.environ.get("BIGQUERY_STRICT", "0").strip().lower() not in ("0", "false", "no", "")
+
+
+def firestore_java_argv() -> list[str]:
+    """The Firestore emulator's own java command line (what its launcher script runs).
+
+    The launcher is a shell script that starts java as a child instead of exec'ing it, so a
+    SIGKILL of the script (our die-with-parent signal) would orphan the JVM; running java
+    directly makes the emulator itself the process we start, watch and stop.
+    """
+    jar = FIRESTORE_LAUNCHER.parent / "cloud-firestore-emulator.jar"
+    if not jar.exists():
+        raise StackError(FIRESTORE_INSTALL_HINT)
+    java = shutil.which(os.environ.get("JAVA", "java"))
+    if java is None:
+        raise StackError("java (17 or later) is needed by the Firestore emulator: install a JRE")
+    return [
+        java,
+        "-Duser.language=en",
+        "-cp",
+        str(jar),
+        "com.google.cloud.datastore.emulator.firestore.CloudFirestore",
+    ]
 
 
 def fake_gcs_binary() -> Path:
@@ -174,6 +208,8 @@ class LocalStack:
     def start(self) -> LocalStack:
         if not PUBSUB_LAUNCHER.exists():
             raise StackError(PUBSUB_INSTALL_HINT)
+        if not FIRESTORE_LAUNCHER.exists():
+            raise StackError(FIRESTORE_INSTALL_HINT)
         if not BIGQUERY_EMULATOR.exists():
             raise StackError(f"{BIGQUERY_EMULATOR} missing: run `make setup` first")
         self.registry.reap_stale()
@@ -181,7 +217,9 @@ class LocalStack:
             shutil.rmtree(self.state_dir / sub, ignore_errors=True)
         self.log_dir.mkdir(parents=True, exist_ok=True)
         started = time.monotonic()
-        pubsub_port, bq_port, bq_grpc, gcs_port = (free_port() for _ in range(4))
+        pubsub_port, bq_port, bq_grpc, gcs_port, fs_port, fs_ws_port = (
+            free_port() for _ in range(6)
+        )
         self.bigquery_upstream = f"http://127.0.0.1:{bq_port}"
         strict_url = f"http://127.0.0.1:{free_port()}" if self.strict_enabled else ""
         self.env = {
@@ -192,6 +230,7 @@ class LocalStack:
             # every client (functions, tests, demo) goes through the strict layer when it is on
             "BIGQUERY_EMULATOR_HOST": strict_url or self.bigquery_upstream,
             "BIGQUERY_WRITE_EMULATOR_HOST": f"127.0.0.1:{bq_grpc}",
+            "FIRESTORE_EMULATOR_HOST": f"127.0.0.1:{fs_port}",
         }
         os.environ.update(self.env)
         from shared import clients, settings
@@ -201,6 +240,18 @@ class LocalStack:
         pubsub = self._spawn(
             "pubsub-emulator",
             [str(PUBSUB_LAUNCHER), "--host=127.0.0.1", f"--port={pubsub_port}"],
+        )
+        # a fresh in-memory Firestore per stack: a client killed mid-transaction can leave the
+        # emulator refusing later transactions on that document (HANDBOOK), so never reuse one
+        firestore = self._spawn(
+            "firestore-emulator",
+            [
+                *firestore_java_argv(),
+                "start",
+                "--host=127.0.0.1",
+                f"--port={fs_port}",
+                f"--websocket_port={fs_ws_port}",
+            ],
         )
         bigquery = self._spawn(
             "bigquery-emulator",
@@ -247,6 +298,7 @@ class LocalStack:
                 "finalize,delete,metadataUpdate",
             ],
         )
+        firestore.wait_ready(lambda: _answers_ok(f"http://127.0.0.1:{fs_port}/"))
         functions = [self._spawn_function(spec) for spec in self.functions]
         bigquery.wait_ready(
             lambda: http_ok(
@@ -391,6 +443,7 @@ class LocalStack:
             "bigquery_write_grpc": self.env["BIGQUERY_WRITE_EMULATOR_HOST"],
             "bigquery_emulator": self.bigquery_upstream,
             "bigquery_strict": self.strict.url if self.strict else None,
+            "firestore_emulator_host": self.env["FIRESTORE_EMULATOR_HOST"],
             "functions": dict(self.function_urls),
             "storage_bridge": getattr(self, "bridge_url", None),
             "buckets": dict(self.buckets),
@@ -447,6 +500,15 @@ class LocalStack:
             ),
         )
 
+    def firestore(self) -> Any:
+        from google.auth.credentials import AnonymousCredentials
+        from google.cloud import firestore
+
+        return self._client(
+            "firestore",
+            lambda: firestore.Client(project=self.project, credentials=AnonymousCredentials()),
+        )
+
     # ---------------------------------------------------------------- helpers
     def function_url(self, name: str) -> str:
         return self.function_urls[name]
@@ -489,6 +551,17 @@ class LocalStack:
         raise TimeoutError(
             f"timed out after {timeout}s waiting for {what or check} (last={last!r})"
         )
+
+
+def _answers_ok(url: str) -> bool:
+    """True when ``url`` answers 2xx with the body "Ok" (the Firestore emulator's health page)."""
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - local URL
+            return bool(response.read(16).strip() == b"Ok")
+    except (OSError, ValueError):
+        return False
 
 
 def _parameter(name: str, value: Any) -> Any:

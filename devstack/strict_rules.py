@@ -31,6 +31,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from shared.errors import PipelineError
+
 MUTATING = ("Update", "Delete", "Merge")
 _STATEMENTS = (
     "Select",
@@ -57,7 +59,7 @@ _STATEMENTS = (
 
 
 @dataclass
-class BigQueryError(Exception):
+class BigQueryError(PipelineError):
     """BigQuery's answer to a job it refuses: error reason, HTTP status, message."""
 
     reason: str

@@ -15,6 +15,7 @@ from shared.settings import get_settings
 
 if TYPE_CHECKING:
     from google.cloud import bigquery as bq
+    from google.cloud import firestore as fs
     from google.cloud import pubsub_v1
     from google.cloud import storage as gcs
 
@@ -91,6 +92,20 @@ def publisher() -> pubsub_v1.PublisherClient:
         return ps.PublisherClient()
 
     return _once("publisher", make)
+
+
+def firestore() -> fs.Client:
+    """The Firestore client (FIRESTORE_EMULATOR_HOST is honoured by the library itself)."""
+
+    def make() -> fs.Client:
+        from google.cloud import firestore as fs_mod
+
+        settings = get_settings()
+        if settings.firestore_emulator_host:
+            return fs_mod.Client(project=settings.project_id, credentials=_anonymous())
+        return fs_mod.Client(project=settings.project_id)
+
+    return _once("firestore", make)
 
 
 def topic_path(topic: str) -> str:

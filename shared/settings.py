@@ -8,12 +8,14 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from shared.errors import ConfigurationError
+
 ENVIRONMENTS = ("local", "dev", "staging", "prod")
 _PROJECT_RE = re.compile(r"^[a-z][-a-z0-9]{4,28}[a-z0-9]$")
 _HOST_RE = re.compile(r"^(https?://)?[A-Za-z0-9.\-]+:\d{1,5}$")
 
 
-class SettingsError(ValueError):
+class SettingsError(ConfigurationError):
     """A required setting is missing or malformed; the message names every offending variable."""
 
 
@@ -32,6 +34,7 @@ class Settings:
     bigquery_emulator_host: str | None
     pubsub_emulator_host: str | None
     storage_emulator_host: str | None
+    firestore_emulator_host: str | None
 
     @property
     def is_local(self) -> bool:
@@ -47,8 +50,14 @@ ENV_VARS: dict[str, str] = {
     "bigquery_emulator_host": "BIGQUERY_EMULATOR_HOST",
     "pubsub_emulator_host": "PUBSUB_EMULATOR_HOST",
     "storage_emulator_host": "STORAGE_EMULATOR_HOST",
+    "firestore_emulator_host": "FIRESTORE_EMULATOR_HOST",
 }
-EMULATOR_VARS = ("BIGQUERY_EMULATOR_HOST", "PUBSUB_EMULATOR_HOST", "STORAGE_EMULATOR_HOST")
+EMULATOR_VARS = (
+    "BIGQUERY_EMULATOR_HOST",
+    "PUBSUB_EMULATOR_HOST",
+    "STORAGE_EMULATOR_HOST",
+    "FIRESTORE_EMULATOR_HOST",
+)
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
@@ -92,6 +101,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         bigquery_emulator_host=hosts["BIGQUERY_EMULATOR_HOST"],
         pubsub_emulator_host=hosts["PUBSUB_EMULATOR_HOST"],
         storage_emulator_host=hosts["STORAGE_EMULATOR_HOST"],
+        firestore_emulator_host=hosts["FIRESTORE_EMULATOR_HOST"],
     )
 
 

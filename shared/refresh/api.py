@@ -13,14 +13,16 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from shared.errors import PermanentError
+from shared.errors import PermanentError, PipelineError
 from shared.refresh import request as refresh_request
 
 ROLES = {"viewer": 1, "operator": 2}
 MAX_PAGE = 200
 
 
-class ApiError(Exception):
+class ApiError(PipelineError):
+    """An HTTP error answer of the refresh API: ``status`` and a message safe to show."""
+
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
         self.status = status

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from shared.errors import is_transient
+from shared.errors import PipelineError, is_transient
 from shared.refresh import faults, graph, validation
 from shared.refresh.admission import Admission
 from shared.refresh.definitions import Definition, dependencies
@@ -74,7 +74,7 @@ class RunResult:
         }
 
 
-class _Cut(Exception):  # noqa: N818
+class _Cut(PipelineError):  # noqa: N818
     """The deadline passed between chunks."""
 
     def __init__(self, through: date | None) -> None:

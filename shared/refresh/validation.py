@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from shared.errors import PipelineError
 from shared.refresh.definitions import Definition
 
 
-class CheckFailed(Exception):  # noqa: N818
+class CheckFailed(PipelineError):  # noqa: N818
     """A validation check did not hold (permanent: not retried)."""
 
 
