@@ -1,12 +1,29 @@
-"""One typed settings object read from the environment, validated once at start."""
+"""Typed settings read from the environment, validated once at start: the only module that
+reads ``os.environ`` in ``shared/`` and ``functions/`` (a unit test enforces it).
+
+- :class:`Settings` (:func:`get_settings`): what every function needs (project, environment,
+  emulator hosts).
+- Area settings: each area declares a frozen dataclass whose fields are :func:`env` (one
+  variable, typed by the field annotation, with a default and an optional check) or
+  :func:`env_prefix` (every variable with a prefix, e.g. one secret per webhook source), and
+  reads it with :func:`area_settings` (cached per instance) or :func:`load` (fresh, for tests).
+  Every malformed variable is reported at once in one :class:`SettingsError`.
+
+This module imports only the standard library (cold start).
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import math
 import os
 import re
-from collections.abc import Mapping
+import types
+import typing
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any, cast
 
 from shared.errors import ConfigurationError
 
@@ -109,3 +126,132 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
 def get_settings() -> Settings:
     """The settings of this instance, read once."""
     return load_settings()
+
+
+# --- Area settings -------------------------------------------------------------------------
+
+Check = Callable[[Any], str | None]
+"""A validation of a parsed value: None when fine, else the problem (``must be >= 1``)."""
+
+_SPEC = "shared.settings.env"
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
+_cache: dict[type[Any], Any] = {}
+
+
+@dataclass(frozen=True, slots=True)
+class EnvVar:
+    """How one settings field is read: variable (or prefix), check, whether it is a secret."""
+
+    name: str
+    check: Check | None = None
+    secret: bool = False
+    prefix: bool = False
+
+
+def env(name: str, default: Any, *, check: Check | None = None, secret: bool = False) -> Any:
+    """A settings field read from the variable ``name``; unset or blank means ``default``.
+
+    The field's annotation gives the type: ``str``, ``int``, ``float``, ``bool``
+    (1/0/true/false/yes/no/on/off), ``tuple[str, ...]`` (comma-separated) or ``X | None``.
+    A ``secret`` is left out of the settings' repr and of error messages.
+    """
+    spec = EnvVar(name, check, secret)
+    return dataclasses.field(default=default, repr=not secret, metadata={_SPEC: spec})
+
+
+def env_prefix(prefix: str, *, secret: bool = False) -> Any:
+    """A ``Mapping[str, str]`` field: every non-blank variable ``<prefix><KEY>`` as ``key``."""
+    spec = EnvVar(prefix, None, secret, prefix=True)
+    return dataclasses.field(default_factory=dict, repr=not secret, metadata={_SPEC: spec})
+
+
+def at_least(low: float) -> Check:
+    return lambda value: None if value >= low else f"must be >= {low}"
+
+
+def one_of(*choices: str) -> Check:
+    return lambda value: None if value in choices else f"must be one of {', '.join(choices)}"
+
+
+def env_vars(cls: type[Any]) -> list[EnvVar]:
+    """The variables (and prefixes) a settings class declares, in field order."""
+    return [field.metadata[_SPEC] for field in dataclasses.fields(cls)]
+
+
+def _parse(raw: str, kind: Any) -> Any:
+    """``raw`` as ``kind``; ValueError says what was expected."""
+    args = typing.get_args(kind)
+    if isinstance(kind, types.UnionType) and type(None) in args:
+        (kind,) = (arg for arg in args if arg is not type(None))
+        args = typing.get_args(kind)
+    if kind is str:
+        return raw
+    if kind is bool:
+        if raw.lower() in _TRUE + _FALSE:
+            return raw.lower() in _TRUE
+        raise ValueError("must be true or false")
+    if kind is int:
+        try:
+            return int(raw)
+        except ValueError:
+            raise ValueError("must be an integer") from None
+    if kind is float:
+        try:
+            value = float(raw)
+        except ValueError:
+            raise ValueError("must be a number") from None
+        if not math.isfinite(value):
+            raise ValueError("must be a finite number")
+        return value
+    if typing.get_origin(kind) is tuple and args == (str, ...):
+        return tuple(item.strip() for item in raw.split(",") if item.strip())
+    raise TypeError(f"settings fields cannot be of type {kind!r}")
+
+
+def load[T](cls: type[T], environ: Mapping[str, str] | None = None) -> T:
+    """Read and validate the settings dataclass ``cls``; SettingsError names every problem."""
+    env_map = os.environ if environ is None else environ
+    hints = typing.get_type_hints(cls)
+    values: dict[str, Any] = {}
+    problems: list[str] = []
+    for field in dataclasses.fields(cast(Any, cls)):
+        spec: EnvVar = field.metadata[_SPEC]
+        if spec.prefix:
+            values[field.name] = {
+                key[len(spec.name) :].lower(): value.strip()
+                for key, value in env_map.items()
+                if key.startswith(spec.name) and len(key) > len(spec.name) and value.strip()
+            }
+            continue
+        raw = env_map.get(spec.name, "").strip()
+        if not raw:
+            continue
+        shown = spec.name if spec.secret else f"{spec.name}={raw[:100]!r}"
+        try:
+            value = _parse(raw, hints[field.name])
+        except ValueError as exc:
+            problems.append(f"{shown} {exc}")
+            continue
+        problem = spec.check(value) if spec.check is not None else None
+        if problem:
+            problems.append(f"{shown} {problem}")
+            continue
+        values[field.name] = value
+    if problems:
+        raise SettingsError(f"invalid {cls.__name__}: " + "; ".join(problems))
+    return cls(**values)
+
+
+def area_settings[T](cls: type[T]) -> T:
+    """The settings ``cls`` of this instance, read and validated once (then cached)."""
+    found = _cache.get(cls)
+    if found is None:
+        found = _cache.setdefault(cls, load(cls))
+    return cast(T, found)
+
+
+def reset_cache() -> None:
+    """Forget every cached settings object (tests that change the environment call this)."""
+    _cache.clear()
+    get_settings.cache_clear()
