@@ -19,7 +19,7 @@ from types import ModuleType
 from shared.errors import PipelineError
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("shared", "functions", "devstack")
+PACKAGES = ("shared", "functions", "devstack", "ops")
 
 
 def _module_names() -> list[str]:
