@@ -29,6 +29,7 @@ from typing import Any
 
 from devstack import bootstrap
 from devstack.processes import ManagedProcess, PidRegistry, StackError, free_port, http_ok
+from devstack.strict import StrictControl
 from shared import resources
 
 REPO = Path(__file__).resolve().parent.parent
@@ -103,6 +104,11 @@ class FunctionSpec:
         )
 
 
+def strict_enabled() -> bool:
+    """Whether the strict BigQuery layer runs: ``BIGQUERY_STRICT=1`` on, ``0`` off."""
+    return os.environ.get("BIGQUERY_STRICT", "0").strip().lower() not in ("0", "false", "no", "")
+
+
 def firestore_java_argv() -> list[str]:
     """The Firestore emulator's own java command line (what its launcher script runs).
 
@@ -153,6 +159,8 @@ class LocalStack:
         function_env: Mapping[str, str] | None = None,
         ticker: bool = False,
         endpoints_file: Path | None = None,
+        strict: bool | None = None,
+        strict_config: Mapping[str, Any] | None = None,
     ) -> None:
         self.state_dir = state_dir.resolve()
         self.project = project
@@ -180,6 +188,10 @@ class LocalStack:
         self.buckets: dict[str, str] = {}
         self.env: dict[str, str] = {}
         self._clients: dict[str, Any] = {}
+        self.strict_enabled = strict_enabled() if strict is None else strict
+        self.strict_config = dict(strict_config or {})
+        self.strict: StrictControl | None = None
+        self.bigquery_upstream = ""
 
     # ---------------------------------------------------------------- lifecycle
     def __enter__(self) -> LocalStack:
@@ -207,12 +219,15 @@ class LocalStack:
         pubsub_port, bq_port, bq_grpc, gcs_port, fs_port, fs_ws_port = (
             free_port() for _ in range(6)
         )
+        self.bigquery_upstream = f"http://127.0.0.1:{bq_port}"
+        strict_url = f"http://127.0.0.1:{free_port()}" if self.strict_enabled else ""
         self.env = {
             "PROJECT_ID": self.project,
             "APP_ENV": "local",
             "PUBSUB_EMULATOR_HOST": f"127.0.0.1:{pubsub_port}",
             "STORAGE_EMULATOR_HOST": f"http://127.0.0.1:{gcs_port}",
-            "BIGQUERY_EMULATOR_HOST": f"http://127.0.0.1:{bq_port}",
+            # every client (functions, tests, demo) goes through the strict layer when it is on
+            "BIGQUERY_EMULATOR_HOST": strict_url or self.bigquery_upstream,
             "BIGQUERY_WRITE_EMULATOR_HOST": f"127.0.0.1:{bq_grpc}",
             "FIRESTORE_EMULATOR_HOST": f"127.0.0.1:{fs_port}",
         }
@@ -253,6 +268,8 @@ class LocalStack:
                 self.project,
             ],
         )
+        if strict_url:
+            self._start_strict(strict_url)
         pubsub.wait_ready(lambda: http_ok(f"http://127.0.0.1:{pubsub_port}/"))
         topics = [t["name"] for t in self.manifest["topics"]]
         bootstrap.create_topics(
@@ -348,6 +365,26 @@ class LocalStack:
         }
         return self._spawn(f"function-{spec.name}", argv, env)
 
+    def _start_strict(self, url: str) -> None:
+        """The strict BigQuery layer in front of the emulator (devstack/strict.py)."""
+        port = url.rsplit(":", 1)[1]
+        layer = self._spawn(
+            "bigquery-strict",
+            [
+                sys.executable,
+                "-m",
+                "devstack.strict",
+                "--port",
+                port,
+                "--upstream",
+                self.bigquery_upstream,
+                "--config",
+                json.dumps(self.strict_config),
+            ],
+        )
+        layer.wait_ready(lambda: http_ok(f"{url}/_strict/config"))
+        self.strict = StrictControl(url)
+
     def _start_bridge(self) -> None:
         routes = []
         for spec in self.functions:
@@ -403,6 +440,8 @@ class LocalStack:
             "storage_emulator_host": self.env["STORAGE_EMULATOR_HOST"],
             "bigquery_endpoint": self.env["BIGQUERY_EMULATOR_HOST"],
             "bigquery_write_grpc": self.env["BIGQUERY_WRITE_EMULATOR_HOST"],
+            "bigquery_emulator": self.bigquery_upstream,
+            "bigquery_strict": self.strict.url if self.strict else None,
             "firestore_emulator_host": self.env["FIRESTORE_EMULATOR_HOST"],
             "functions": dict(self.function_urls),
             "storage_bridge": getattr(self, "bridge_url", None),
