@@ -19,19 +19,21 @@ Nothing is published unless the request is accepted. Attributes published: ``sou
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from shared import settings
 from shared.errors import ConfigurationError
 from shared.webhooks import contract as c
 from shared.webhooks import schemes
+from shared.webhooks.settings import ReceiverSettings
 
 logger = logging.getLogger("shared.webhooks.receiver")
 RECEIVER_FUNCTION = "webhook-receiver"
+SECRET_PREFIX = "WEBHOOK_SECRET_"
 Publish = Callable[[bytes, dict[str, str]], str]
 
 
@@ -59,31 +61,42 @@ class ReceiverConfig:
     def from_entries(
         cls, entries: Sequence[Mapping[str, Any]], environ: Mapping[str, str]
     ) -> ReceiverConfig:
-        """Build from the manifest's ``webhook_sources`` and the secret env vars."""
+        """From the manifest's ``webhook_sources`` and an environment (tests)."""
+        return cls.from_settings(entries, settings.load(ReceiverSettings, environ))
+
+    @classmethod
+    def from_settings(
+        cls, entries: Sequence[Mapping[str, Any]], config: ReceiverSettings
+    ) -> ReceiverConfig:
         sources: dict[str, SourceConfig] = {}
         for entry in entries:
             source, scheme = str(entry["source"]), str(entry["scheme"])
             if not c.SOURCE_RE.match(source):
                 raise ConfigurationError(f"webhook source {source!r} is not a valid name")
-            values = [v for name in entry["secrets"] for v in environ.get(name, "").split()]
+            values = [
+                value
+                for name in entry["secrets"]
+                for value in config.secrets.get(name.removeprefix(SECRET_PREFIX).lower(), "").split()
+            ]
             try:
                 keys = schemes.keys_for(scheme, values)
             except ConfigurationError as exc:  # name the source, never the value
                 raise ConfigurationError(f"webhook source {source}: {exc}") from None
             if not keys:
                 logger.error("webhook source %s has no secret: every request gets 503", source)
-            sources[source] = SourceConfig(scheme, keys, int(entry.get("tolerance_s", 300)))
-        return cls(
-            sources=sources,
-            max_body_bytes=int(environ.get("WEBHOOKS_MAX_BODY_BYTES", str(c.MAX_MESSAGE_BYTES))),
-        )
+            tolerance = int(entry.get("tolerance_s", config.timestamp_tolerance_s))
+            sources[source] = SourceConfig(scheme, keys, tolerance)
+        return cls(sources=sources, max_body_bytes=config.max_body_bytes)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ReceiverConfig:
+        """From the manifest and :class:`ReceiverSettings` (``environ`` given: read from it)."""
         from shared.resources import manifest
 
         entries = manifest().function(RECEIVER_FUNCTION).get("webhook_sources", [])
-        return cls.from_entries(entries, os.environ if environ is None else environ)
+        if environ is not None:
+            return cls.from_entries(entries, environ)
+        return cls.from_settings(entries, settings.area_settings(ReceiverSettings))
 
 
 def source_from_path(path: str) -> str | None:
