@@ -33,7 +33,7 @@ from shared.webhooks.settings import ReceiverSettings
 
 logger = logging.getLogger("shared.webhooks.receiver")
 RECEIVER_FUNCTION = "webhook-receiver"
-SECRET_PREFIX = "WEBHOOK_SECRET_"
+SECRET_PREFIX = "WEBHOOK_SECRET_"  # noqa: S105 - a variable name prefix, not a secret
 Publish = Callable[[bytes, dict[str, str]], str]
 
 
@@ -73,11 +73,8 @@ class ReceiverConfig:
             source, scheme = str(entry["source"]), str(entry["scheme"])
             if not c.SOURCE_RE.match(source):
                 raise ConfigurationError(f"webhook source {source!r} is not a valid name")
-            values = [
-                value
-                for name in entry["secrets"]
-                for value in config.secrets.get(name.removeprefix(SECRET_PREFIX).lower(), "").split()
-            ]
+            names = [str(n).removeprefix(SECRET_PREFIX).lower() for n in entry["secrets"]]
+            values = [v for name in names for v in config.secrets.get(name, "").split()]
             try:
                 keys = schemes.keys_for(scheme, values)
             except ConfigurationError as exc:  # name the source, never the value
