@@ -240,6 +240,10 @@ class Settings:
     bigquery_location: str = env("BIGQUERY_LOCATION", "US")
     log_level: str = env("LOG_LEVEL", "INFO", check=one_of(*_LOG_LEVELS), normalize=str.upper)
     bigquery_emulator_host: str | None = env("BIGQUERY_EMULATOR_HOST", None, check=_host)
+    # the local BigQuery's gRPC port (Storage Write API), host:port
+    bigquery_write_emulator_host: str | None = env(
+        "BIGQUERY_WRITE_EMULATOR_HOST", None, check=_host
+    )
     pubsub_emulator_host: str | None = env("PUBSUB_EMULATOR_HOST", None, check=_host)
     storage_emulator_host: str | None = env("STORAGE_EMULATOR_HOST", None, check=_host)
     firestore_emulator_host: str | None = env("FIRESTORE_EMULATOR_HOST", None, check=_host)
