@@ -48,7 +48,7 @@ class SourceConfig:
     """One sender route: its scheme, its HMAC keys (several during rotation), its tolerance."""
 
     scheme: str
-    keys: tuple[bytes, ...]
+    keys: tuple[bytes, ...] = field(repr=False)  # never in logs or tracebacks
     tolerance_s: int = 300
 
 

@@ -199,3 +199,14 @@ def test_manifest_function_env_is_declared_and_valid() -> None:
             except SettingsError as exc:
                 problems.append(f"{function['name']}: {exc}")
     assert not problems
+
+
+def test_webhook_secrets_stay_out_of_reprs() -> None:
+    from shared.webhooks.receiver import ReceiverConfig
+    from shared.webhooks.settings import ReceiverSettings
+
+    environ = {"WEBHOOK_SECRET_SHOP": "s3cr3t-value"}
+    assert "s3cr3t" not in repr(s.load(ReceiverSettings, environ))
+    config = ReceiverConfig.from_env(environ)
+    assert config.secrets == {"shop": "s3cr3t-value"}
+    assert "s3cr3t" not in repr(config)

@@ -249,3 +249,8 @@ def test_http_signed_request_is_published(client: tuple[Any, Recorder], name: st
     assert answer.status_code == 202
     assert publish.published[-1] == (body, publish.published[-1][1])
     assert answer.get_data(as_text=True) == str(len(publish.published))
+
+
+def test_keys_never_in_repr() -> None:
+    secret = LOCAL[SECRET_ENV["github"]]
+    assert secret not in repr(CONFIG) and "keys" not in repr(CONFIG.sources["github"])
