@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -36,7 +36,7 @@ class Response:
 
 @dataclass(frozen=True, slots=True)
 class ReceiverConfig:
-    secrets: Mapping[str, str]
+    secrets: Mapping[str, str] = field(repr=False)  # never in logs or tracebacks
     max_body_bytes: int = c.MAX_MESSAGE_BYTES
     tolerance_s: int = 300
 
