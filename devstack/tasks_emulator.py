@@ -14,7 +14,7 @@ from typing import Any
 
 
 def _bind_loopback_only() -> None:
-    import grpc  # type: ignore[import-untyped]
+    import grpc
 
     make_server = grpc.server
 

@@ -15,8 +15,10 @@ from shared.settings import get_settings
 
 if TYPE_CHECKING:
     from google.cloud import bigquery as bq
+    from google.cloud import firestore as fs
     from google.cloud import pubsub_v1
     from google.cloud import storage as gcs
+    from google.cloud.bigquery_storage_v1 import BigQueryWriteClient
 
 _lock = threading.Lock()
 _instances: dict[str, Any] = {}
@@ -68,6 +70,28 @@ def bigquery() -> bq.Client:
     return _once("bigquery", make)
 
 
+def bigquery_write() -> BigQueryWriteClient:
+    """The BigQuery Storage Write API client (gRPC; the local BigQuery's gRPC port when
+    BIGQUERY_WRITE_EMULATOR_HOST is set). Imports no ``google.cloud.bigquery``."""
+
+    def make() -> BigQueryWriteClient:
+        from google.cloud.bigquery_storage_v1 import BigQueryWriteClient as Client
+
+        host = get_settings().bigquery_write_emulator_host
+        if host:
+            import grpc
+            from google.cloud.bigquery_storage_v1.services.big_query_write.transports import (
+                BigQueryWriteGrpcTransport,
+            )
+
+            target = host.split("://", 1)[-1]
+            channel = grpc.insecure_channel(target)
+            return Client(transport=BigQueryWriteGrpcTransport(channel=channel))
+        return Client()
+
+    return _once("bigquery_write", make)
+
+
 def storage() -> gcs.Client:
     """The Cloud Storage client (STORAGE_EMULATOR_HOST is honoured by the library itself)."""
 
@@ -91,6 +115,20 @@ def publisher() -> pubsub_v1.PublisherClient:
         return ps.PublisherClient()
 
     return _once("publisher", make)
+
+
+def firestore() -> fs.Client:
+    """The Firestore client (FIRESTORE_EMULATOR_HOST is honoured by the library itself)."""
+
+    def make() -> fs.Client:
+        from google.cloud import firestore as fs_mod
+
+        settings = get_settings()
+        if settings.firestore_emulator_host:
+            return fs_mod.Client(project=settings.project_id, credentials=_anonymous())
+        return fs_mod.Client(project=settings.project_id)
+
+    return _once("firestore", make)
 
 
 def topic_path(topic: str) -> str:

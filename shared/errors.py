@@ -26,6 +26,14 @@ class TransientError(PipelineError):
     """A dependency is unavailable or overloaded: re-raise so the platform redelivers."""
 
 
+class ConfigurationError(PipelineError, ValueError):
+    """The deployment is misconfigured (settings, resource manifest, refresh definitions).
+
+    Raised at start, never for one event's input. It also derives from ``ValueError`` because
+    callers written before the common root catch these problems as ``ValueError``.
+    """
+
+
 _TRANSIENT_API_ERRORS = (
     "ServiceUnavailable",
     "InternalServerError",

@@ -58,14 +58,40 @@ locals {
     }
   }
 
-  # Dead-letter topics need a subscription of their own, or dead-lettered messages are lost:
-  # one pull subscription "<topic>-hold" per dead-letter topic keeps them 7 days for replay.
+  # Dead-letter topics need a subscription of their own, or dead-lettered messages are lost. A
+  # fragment may declare it (webhooks: "<topic>-hold", refresh/quotas: "<topic>-pull"); Terraform
+  # adds a pull subscription "<topic>-hold" (7 days, for replay) only to the dead-letter topics
+  # that have none, so no name is ever created twice.
   dead_letter_topics = toset(compact([for s in local.subscriptions : s.dead_letter_topic]))
+  subscribed_topics  = toset([for s in local.subscriptions : s.topic])
+  hold_subscriptions = {
+    for t in local.dead_letter_topics : "${t}-hold" => t if !contains(local.subscribed_topics, t)
+  }
+  # Every subscription that holds dead letters (alerted on when its backlog grows).
+  dead_letter_subscriptions = sort(concat(
+    [for name, s in local.subscriptions : name if contains(local.dead_letter_topics, s.topic)],
+    keys(local.hold_subscriptions),
+  ))
 
   buckets = {
     for b in flatten([for f in local.fragments : try(f.buckets, [])]) : b.key => {
       name   = replace(b.name, "$${project}", var.project_id)
       labels = try(b.labels, {})
+      # Lifecycle by media class (shared/uploads/media_classes.py reads the same entries): GCS
+      # matches only prefixes and suffixes and the class is a middle path segment, so a class
+      # is recognised by its file extensions (both cases). One rule per class and step.
+      media_lifecycle = flatten([
+        for c in try(b.media_classes, []) : [
+          for step in [
+            { storage_class = "NEARLINE", age = try(c.lifecycle.nearline_days, 0), from = ["STANDARD"] },
+            { storage_class = "COLDLINE", age = try(c.lifecycle.coldline_days, 0), from = ["STANDARD", "NEARLINE"] },
+            { storage_class = "ARCHIVE", age = try(c.lifecycle.archive_days, 0), from = ["STANDARD", "NEARLINE", "COLDLINE"] },
+            ] : merge(step, {
+              media_class = c.name
+              suffixes    = sort(distinct(concat([for e in c.extensions : ".${lower(e)}"], [for e in c.extensions : ".${upper(e)}"])))
+          }) if step.age > 0
+        ]
+      ])
     }
   }
 
@@ -99,6 +125,13 @@ locals {
     }
   }
 
+  ingress_settings = {
+    all                 = "ALLOW_ALL"
+    internal            = "ALLOW_INTERNAL_ONLY"
+    "internal-and-gclb" = "ALLOW_INTERNAL_AND_GCLB"
+  }
+  http_ingress = var.http_behind_load_balancer ? "internal-and-gclb" : "all"
+
   functions = {
     for f in flatten([for fr in local.fragments : try(fr.functions, [])]) : f.name => {
       source        = f.source
@@ -114,6 +147,9 @@ locals {
       timeout_s     = try(f.timeout_s, 540)
       min_instances = try(f.min_instances, 0)
       max_instances = try(f.max_instances, 10)
+      # manifest `ingress`: all | internal | internal-and-gclb. Default: HTTP functions "all"
+      # (or "internal-and-gclb" with var.http_behind_load_balancer), others "internal".
+      ingress = local.ingress_settings[try(f.ingress, try(f.trigger.type, "http") != "http" ? "internal" : local.http_ingress)]
       env = merge(local.core_env, {
         for k, v in try(f.env, {}) : k => replace(replace(tostring(v), "$${project}", var.project_id), "$${region}", var.region)
       })

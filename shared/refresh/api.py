@@ -15,17 +15,18 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from shared.errors import PermanentError
+from shared.errors import PermanentError, PipelineError
 from shared.refresh import request as refresh_request
 from shared.refresh.definitions import Definition
-from shared.refresh.ports import TypedParam
 from shared.refresh.store import Store
 
 ROLES = {"viewer": 1, "operator": 2}
 MAX_PAGE = 200
 
 
-class ApiError(Exception):
+class ApiError(PipelineError):
+    """An HTTP error answer of the refresh API: ``status`` and a message safe to show."""
+
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
         self.status = status
@@ -158,7 +159,7 @@ def cut_over(  # noqa: PLR0917
     body: bytes,
 ) -> tuple[int, dict[str, Any]]:
     """POST /configs/<table>/promote (shadow -> live, guarded) or /demote (live -> shadow)."""
-    from shared.refresh import config, cutover
+    from shared.refresh import cutover, orchestrate
 
     if action not in ("promote", "demote"):
         raise ApiError(404, "no such route")
@@ -178,7 +179,7 @@ def cut_over(  # noqa: PLR0917
             done = cutover.promote(
                 store,
                 definition,
-                min_clean_runs=config.get().cutover_min_clean_runs,
+                min_clean_runs=orchestrate.config().cutover_min_clean_runs,
                 actor=actor,
                 reason=reason,
             )
@@ -246,5 +247,7 @@ LIMIT @limit OFFSET @offset""",
     return {"runs": rows[:limit], "next_page_token": str(offset + limit) if more else None}
 
 
-def _str_param(name: str, value: str | None) -> TypedParam:
-    return TypedParam("STRING", value)
+def _str_param(name: str, value: str | None) -> Any:
+    from shared.bigquery import typed
+
+    return typed(value, "STRING")

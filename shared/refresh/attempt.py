@@ -15,10 +15,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 
-from shared.errors import is_transient
+from shared.bigquery import Typed, is_transient, typed
+from shared.errors import PipelineError
 from shared.refresh import sql, validation
 from shared.refresh.definitions import Definition
-from shared.refresh.ports import Admission, AuditRow, Faults, Params, Store, TypedParam
+from shared.refresh.ports import Admission, AuditRow, Faults, Params, Store
 from shared.refresh.request import RefreshRequest
 from shared.refresh.results import FINAL_DONE, TableOutcome
 from shared.resources import manifest, table_id
@@ -37,7 +38,7 @@ class Options:
     sleep: Callable[[float], None] = time.sleep
 
 
-class Cut(Exception):  # noqa: N818
+class Cut(PipelineError):  # noqa: N818
     """The deadline passed between chunks; ``through`` is the last partition done."""
 
     def __init__(self, through: date | None) -> None:
@@ -129,9 +130,9 @@ class Statements:
         self.target = ctx.target(d, shadow)
         self.source = string.Template(d.sql).substitute(project=ctx.store.project)
         self.columns = [f["name"] for f in manifest().table_schema(d.name)]
-        self.params: dict[str, TypedParam] = {}
+        self.params: dict[str, Typed] = {}
         if d.customer_scope:
-            self.params["customer_id"] = TypedParam("STRING", ctx.request.customer_id)
+            self.params["customer_id"] = typed(ctx.request.customer_id, "STRING")
         self.stats = Stats()
 
     def run(self, resume_after: date | None) -> None:

@@ -137,12 +137,12 @@ VALUES (@table, @action, @actor, @reason, @clean, @evidence, @at)""",
 
 
 def _wired(table: str) -> tuple[Store, Definition, int]:
-    from shared.refresh import config, orchestrate
+    from shared.refresh import orchestrate
 
     defs = orchestrate.load_definitions()
     if table not in defs:
         raise PermanentError("unknown_table", f"unknown table {table[:100]!r}")
-    return orchestrate.store(), defs[table], config.get().cutover_min_clean_runs
+    return orchestrate.store(), defs[table], orchestrate.config().cutover_min_clean_runs
 
 
 def promote_table(

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from shared.errors import ConfigurationError
+
 ROOT = Path(__file__).resolve().parent / "definitions"
 MODES = ("merge", "replace", "append")
 CHECK_TYPES = ("row_count", "not_null", "unique", "freshness")
@@ -42,7 +44,7 @@ _KNOWN = {
 }
 
 
-class DefinitionError(ValueError):
+class DefinitionError(ConfigurationError):
     """A definition file (or the set of them) is invalid; ``problems`` lists every issue."""
 
     def __init__(self, problems: list[str]) -> None:

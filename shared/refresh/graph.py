@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
+from shared.errors import ConfigurationError
 
-class CycleError(ValueError):
-    """The definitions depend on each other in a loop."""
+
+class CycleError(ConfigurationError):
+    """The definitions depend on each other in a loop (a ``ValueError`` too, as before)."""
 
     def __init__(self, cycle: list[str]) -> None:
         super().__init__("dependency cycle: " + " -> ".join(cycle))

@@ -16,16 +16,17 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from shared import clients
-from shared.refresh import config, definitions, graph, notify, retries
+from shared.refresh import definitions, graph, notify, retries
 from shared.refresh.admission import QuotasAdmission
 from shared.refresh.attempt import Options
 from shared.refresh.faults import TestKnobs
 from shared.refresh.request import RefreshRequest
 from shared.refresh.results import RunResult
 from shared.refresh.runner import Runner
+from shared.refresh.settings import RefreshSettings
 from shared.refresh.store import Store
 from shared.resources import manifest
-from shared.settings import get_settings
+from shared.settings import area_settings, get_settings
 
 if TYPE_CHECKING:
     from google.cloud import tasks_v2
@@ -51,8 +52,12 @@ def load_definitions() -> dict[str, definitions.Definition]:
     return defs
 
 
-def options(cfg: config.RefreshConfig | None = None) -> Options:
-    cfg = cfg or config.get()
+def config() -> RefreshSettings:
+    return area_settings(RefreshSettings)
+
+
+def options(cfg: RefreshSettings | None = None) -> Options:
+    cfg = cfg or config()
     return Options(cfg.deadline_s, cfg.max_concurrency, cfg.lease_ttl_s)
 
 
@@ -81,16 +86,16 @@ def tasks_client(emulator: str | None) -> tasks_v2.CloudTasksClient:
 
     if emulator is None:
         return tasks_v2.CloudTasksClient()
-    import grpc  # type: ignore[import-untyped]
+    import grpc
     from google.cloud.tasks_v2.services.cloud_tasks.transports import CloudTasksGrpcTransport
 
     channel = grpc.insecure_channel(emulator)
     return tasks_v2.CloudTasksClient(transport=CloudTasksGrpcTransport(channel=channel))
 
 
-def retry_scheduler(cfg: config.RefreshConfig | None = None) -> retries.CloudTasksScheduler:
+def retry_scheduler(cfg: RefreshSettings | None = None) -> retries.CloudTasksScheduler:
     """Cloud Tasks in the cloud; the local emulator when CLOUD_TASKS_EMULATOR_HOST is set."""
-    cfg = cfg or config.get()
+    cfg = cfg or config()
     settings = get_settings()
     project = settings.project_id
     queue = f"projects/{project}/locations/{cfg.tasks_location}/queues/{retries.QUEUE}"
@@ -106,7 +111,7 @@ def retry_scheduler(cfg: config.RefreshConfig | None = None) -> retries.CloudTas
 
 def handle(request: RefreshRequest) -> RunResult:
     settings = get_settings()
-    cfg = config.get()
+    cfg = config()
     knobs = TestKnobs.parse(request.test) if settings.is_local else TestKnobs()
     opts = options(cfg)
     if knobs.deadline_s is not None:

@@ -13,19 +13,14 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Protocol
 
-# A value bound as a query parameter (lists bind as ARRAY<STRING>); see store.param.
-type ParamValue = str | int | float | bool | date | datetime | Sequence[str] | TypedParam | None
+from shared.bigquery import Typed
+
+# A value bound as a query parameter by shared.bigquery.to_parameter (``typed(None, "INT64")``
+# for typed NULLs; lists bind as arrays of their element type).
+type ParamValue = str | int | float | bool | date | datetime | Sequence[str] | Typed | None
 type Params = Mapping[str, ParamValue]
 # One result row as the BigQuery client returns it (JSON-serialisable values or dates).
 type Row = dict[str, object]
-
-
-@dataclass(frozen=True)
-class TypedParam:
-    """A parameter with an explicit BigQuery type (for NULLs: ``TypedParam("INT64", None)``)."""
-
-    type: str
-    value: str | int | float | bool | date | datetime | None
 
 
 @dataclass(frozen=True)

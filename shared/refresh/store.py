@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING
 
+from shared import bigquery as bq
 from shared.errors import PermanentError
 from shared.refresh.definitions import Definition
 from shared.refresh.ports import (
@@ -24,38 +25,12 @@ from shared.refresh.ports import (
     PriorAttempt,
     QueryStats,
     Row,
-    TypedParam,
 )
 from shared.resources import manifest, table_id
-from shared.retry import RetryPolicy, call_with_retry
+from shared.retry import call_with_retry
 
 if TYPE_CHECKING:
     from google.cloud import bigquery
-
-DML_RETRY = RetryPolicy(attempts=6, initial_s=0.5, maximum_s=8.0, deadline_s=60.0)
-
-
-def param(
-    name: str, value: ParamValue
-) -> bigquery.ScalarQueryParameter | bigquery.ArrayQueryParameter:
-    """A bound query parameter typed from the Python value."""
-    from google.cloud import bigquery
-
-    if isinstance(value, TypedParam):
-        return bigquery.ScalarQueryParameter(name, value.type, value.value)
-    if isinstance(value, str) or value is None:
-        return bigquery.ScalarQueryParameter(name, "STRING", value)
-    if isinstance(value, int | float | date):
-        kinds: list[tuple[type, str]] = [
-            (bool, "BOOL"),
-            (int, "INT64"),
-            (float, "FLOAT64"),
-            (datetime, "TIMESTAMP"),
-            (date, "DATE"),
-        ]
-        kind = next(k for cls, k in kinds if isinstance(value, cls))
-        return bigquery.ScalarQueryParameter(name, kind, value)
-    return bigquery.ArrayQueryParameter(name, "STRING", [str(v) for v in value])
 
 
 def fq(project: str, name: str) -> str:
@@ -92,7 +67,7 @@ class Store:
         from google.cloud import bigquery
 
         config = bigquery.QueryJobConfig(
-            query_parameters=[param(k, v) for k, v in (params or {}).items()],
+            query_parameters=bq.to_parameters(params),
             dry_run=dry_run,
             use_query_cache=False,
         )
@@ -105,12 +80,8 @@ class Store:
         return rows, stats
 
     def dml(self, sql: str, params: Params | None = None) -> int:
-        """A mutating statement, retried on transient errors (serialization conflicts)."""
-
-        def once() -> int:
-            return self.query(sql, params)[1].rows_affected
-
-        return call_with_retry(once, DML_RETRY)
+        """A mutating statement under the one DML policy (serialization conflicts retried)."""
+        return bq.dml(sql, params, client=self.client)
 
     def t(self, name: str) -> str:
         return fq(self.project, name)
@@ -226,9 +197,9 @@ SET enabled_override = COALESCE(@enabled, enabled_override),
     updated_at = @now
 WHERE table_name = @table""",
             {
-                "enabled": TypedParam("BOOL", enabled),
-                "priority": TypedParam("INT64", priority),
-                "shadow": TypedParam("BOOL", shadow),
+                "enabled": bq.typed(enabled, "BOOL"),
+                "priority": bq.typed(priority, "INT64"),
+                "shadow": bq.typed(shadow, "BOOL"),
                 "now": datetime.now(UTC),
                 "table": table,
             },
@@ -303,7 +274,7 @@ WHEN NOT MATCHED THEN INSERT (table_name, partition_through, run_id, updated_at)
             if errors:
                 raise PermanentError("audit_rejected", f"refresh_runs rejected: {errors[:3]}")
 
-        call_with_retry(once, DML_RETRY)
+        call_with_retry(once, bq.DML_RETRY)
 
     def run_rows(self, run_id: str) -> list[PriorAttempt]:
         rows, _ = self.query(

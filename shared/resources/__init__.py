@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from shared.errors import ConfigurationError
+
 ROOT = Path(__file__).resolve().parent
 _SECTIONS = (
     "datasets",
@@ -34,7 +36,7 @@ _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,1023}$")
 _RESOURCE_NAME = re.compile(r"^[a-z][a-z0-9-_]{1,62}$")
 
 
-class ManifestError(ValueError):
+class ManifestError(ConfigurationError):
     """The resource definitions are inconsistent."""
 
 

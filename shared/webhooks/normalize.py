@@ -13,6 +13,8 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from shared.errors import PipelineError
+
 # ISO 4217 currencies whose minor unit is not 2 digits (the rest use cents).
 _EXPONENTS = {
     "BIF": 0, "CLP": 0, "DJF": 0, "GNF": 0, "ISK": 0, "JPY": 0, "KMF": 0, "KRW": 0, "PYG": 0,
@@ -26,8 +28,11 @@ MAX_FUTURE = timedelta(days=2)
 MAX_TEXT = 1024
 
 
-class ValidationError(ValueError):
-    """One field of a payload is missing or malformed."""
+class ValidationError(PipelineError, ValueError):
+    """One field of a payload is missing or malformed.
+
+    Also a ``ValueError`` (as before the common root): parsers of payload values catch both.
+    """
 
     def __init__(self, path: str, problem: str) -> None:
         super().__init__(f"{path}: {problem}")

@@ -38,3 +38,14 @@ def test_permanent_error_carries_reason_and_detail() -> None:
     assert err.reason == "invalid_json"
     assert err.detail == "line 1"
     assert str(err) == "invalid_json: line 1"
+
+
+def test_configuration_errors_share_the_root_and_stay_value_errors() -> None:
+    from shared.errors import ConfigurationError, PipelineError
+    from shared.resources import ManifestError
+    from shared.settings import SettingsError
+
+    for cls in (ConfigurationError, SettingsError, ManifestError):
+        assert issubclass(cls, PipelineError)
+        assert issubclass(cls, ValueError)  # callers that caught ValueError still do
+        assert not is_transient(cls("bad"))
