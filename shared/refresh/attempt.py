@@ -6,6 +6,7 @@ The statements themselves (incremental chunks, merge, replace, append) are built
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import string
@@ -173,21 +174,36 @@ class Statements:
         after = checkpoint + timedelta(days=1)
         return min(after, as_of - timedelta(days=d.lookback_days - 1)) if d.lookback_days else after
 
+    def _checkpoint(self) -> None:
+        """Record the last partition merged, once per attempt (also when cut or failing).
+
+        Once, not per chunk: every refreshing table shares ``refresh_checkpoints``, and real
+        BigQuery aborts concurrent DML on one table; merges are idempotent, so a crash between
+        chunks only costs redoing them.
+        """
+        request = self.ctx.request
+        if self.stats.last is None or request.dry_run or self.shadow or request.customer_id:
+            return
+        self.ctx.store.set_checkpoint(self.d.name, self.stats.last, request.run_id)
+
     def _incremental(self, resume_after: date | None) -> None:
         request = self.ctx.request
         as_of = request.as_of or datetime.now(UTC).date()
         start = self.window_start(resume_after, as_of)
         merge = sql.merge_sql(self.target, self.d, self.columns, self.source)
-        moves_checkpoint = not (request.dry_run or self.shadow or request.customer_id)
-        for first, last in sql.chunks(start, as_of, self.d.chunk_days):
-            # at least one chunk per invocation, so a continuation always progresses
-            if self.stats.last is not None and time.monotonic() >= self.ctx.deadline:
-                raise Cut(self.stats.last)
-            self._statement(merge, {"start_date": first, "end_date": last})
-            self.stats.first = self.stats.first or first
-            self.stats.last = last
-            if moves_checkpoint:
-                self.ctx.store.set_checkpoint(self.d.name, last, request.run_id)
+        try:
+            for first, last in sql.chunks(start, as_of, self.d.chunk_days):
+                # at least one chunk per invocation, so a continuation always progresses
+                if self.stats.last is not None and time.monotonic() >= self.ctx.deadline:
+                    raise Cut(self.stats.last)
+                self._statement(merge, {"start_date": first, "end_date": last})
+                self.stats.first = self.stats.first or first
+                self.stats.last = last
+        except BaseException:
+            with contextlib.suppress(Exception):  # keep the partitions done; raise the cause
+                self._checkpoint()
+            raise
+        self._checkpoint()
         if self.stats.first is None:
             self.stats.first, self.stats.last = start, as_of
 
@@ -210,14 +226,18 @@ class TableRefresh:
         self.ctx.auditor.write(self.d.name, self.attempt, status, error=error)
         return TableOutcome(self.d.name, status, self.attempt, error=error, retryable=retryable)
 
-    def run(self) -> TableOutcome:
+    def run(self, report: Callable[[TableOutcome], None] = lambda _: None) -> TableOutcome:
+        """Refresh the table; ``report`` gets the outcome as soon as it is known, before the
+        lease and quota are released (so dependents need not wait for that bookkeeping)."""
         ctx, name = self.ctx, self.d.name
         request = ctx.request
         customer = request.customer_id if self.d.customer_scope and not request.dry_run else None
         if customer and ctx.admission:
             ok, reason = ctx.admission.start(customer, name, request.run_id)
             if not ok:
-                return self._refuse("skipped", f"admission refused: {reason}")
+                refused = self._refuse("skipped", f"admission refused: {reason}")
+                report(refused)
+                return refused
         leased = not request.dry_run and ctx.store.acquire_lease(
             name, ctx.holder, request.run_id, ctx.options.lease_ttl_s
         )
@@ -228,12 +248,19 @@ class TableRefresh:
                 outcome = self._refuse("locked", f"table is being refreshed by run {other}", True)
             else:
                 outcome = self._attempts()
+            report(outcome)
             return outcome
         finally:
             if leased:
-                ctx.store.release_lease(name, ctx.holder)
+                self._release()
             if customer and ctx.admission:
                 ctx.admission.finish(customer, name, request.run_id, outcome.status in FINAL_DONE)
+
+    def _release(self) -> None:
+        try:
+            self.ctx.store.release_lease(self.d.name, self.ctx.holder)
+        except Exception as exc:  # the outcome is recorded; the lease expires on its own
+            logger.warning("lease release of %s failed (expires by TTL): %s", self.d.name, exc)
 
     def _attempts(self) -> TableOutcome:
         policy = RetryPolicy(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import graphlib
+import queue
 import time
 import uuid
 from collections.abc import Mapping
@@ -84,6 +85,9 @@ class _Schedule:
         )
         self.sorter.prepare()
         self.ready: list[str] = []
+        self.outcomes: queue.SimpleQueue[tuple[str, TableOutcome | BaseException]] = (
+            queue.SimpleQueue()
+        )
 
     def _collect_ready(self) -> None:
         """Move newly ready tables to the queue; decided tables (done, disabled) pass through."""
@@ -98,7 +102,7 @@ class _Schedule:
                     self.sorter.done(name)  # already done or disabled: does not block
         self.ready.sort(key=lambda n: (-self.plan.priority.get(n, 0), n))
 
-    def _start(self, pool: cf.ThreadPoolExecutor, name: str) -> cf.Future[TableOutcome]:
+    def _start(self, pool: cf.ThreadPoolExecutor, name: str) -> None:
         self.result.order.append(name)
         table = TableRefresh(
             self.ctx,
@@ -107,14 +111,26 @@ class _Schedule:
             self.plan.resume.get(name),
             name in self.plan.shadow,
         )
-        return pool.submit(table.run)
+
+        def work() -> None:
+            try:
+                table.run(lambda outcome: self.outcomes.put((name, outcome)))
+            except BaseException as exc:
+                self.outcomes.put((name, exc))
+
+        pool.submit(work)
 
     def run(self, concurrency: int | None) -> bool:
-        """Run until every ready table is done; True when the deadline cut the run short."""
+        """Run until every ready table is done; True when the deadline cut the run short.
+
+        A table reports its outcome before releasing its lease, so its dependents start while
+        that bookkeeping finishes (hence twice the workers of the concurrency limit).
+        """
         limit = concurrency or self.runner.options.max_concurrency
-        running: dict[cf.Future[TableOutcome], str] = {}
+        running: set[str] = set()
+        reported: set[str] = set()
         cut = False
-        with cf.ThreadPoolExecutor(max_workers=limit) as pool:
+        with cf.ThreadPoolExecutor(max_workers=2 * limit) as pool:
             while True:
                 self._collect_ready()
                 # past the deadline no new table starts, except the first of an invocation
@@ -122,14 +138,20 @@ class _Schedule:
                 may_start = time.monotonic() < self.ctx.deadline or not self.result.order
                 while may_start and self.ready and len(running) < limit:
                     name = self.ready.pop(0)
-                    running[self._start(pool, name)] = name
+                    running.add(name)
+                    self._start(pool, name)
                 if self.ready and not may_start:
                     cut = True
                 if not running:
                     break
-                finished, _ = cf.wait(list(running), return_when=cf.FIRST_COMPLETED)
-                for future in finished:
-                    cut = self._finish(running.pop(future), future.result()) or cut
+                name, outcome = self.outcomes.get()
+                if isinstance(outcome, BaseException):
+                    if name in reported:  # failed after its outcome was recorded
+                        continue
+                    raise outcome
+                reported.add(name)
+                running.discard(name)
+                cut = self._finish(name, outcome) or cut
         return cut
 
     def _finish(self, name: str, outcome: TableOutcome) -> bool:
