@@ -58,9 +58,20 @@ locals {
     }
   }
 
-  # Dead-letter topics need a subscription of their own, or dead-lettered messages are lost:
-  # one pull subscription "<topic>-hold" per dead-letter topic keeps them 7 days for replay.
+  # Dead-letter topics need a subscription of their own, or dead-lettered messages are lost. A
+  # fragment may declare it (webhooks: "<topic>-hold", refresh/quotas: "<topic>-pull"); Terraform
+  # adds a pull subscription "<topic>-hold" (7 days, for replay) only to the dead-letter topics
+  # that have none, so no name is ever created twice.
   dead_letter_topics = toset(compact([for s in local.subscriptions : s.dead_letter_topic]))
+  subscribed_topics  = toset([for s in local.subscriptions : s.topic])
+  hold_subscriptions = {
+    for t in local.dead_letter_topics : "${t}-hold" => t if !contains(local.subscribed_topics, t)
+  }
+  # Every subscription that holds dead letters (alerted on when its backlog grows).
+  dead_letter_subscriptions = sort(concat(
+    [for name, s in local.subscriptions : name if contains(local.dead_letter_topics, s.topic)],
+    keys(local.hold_subscriptions),
+  ))
 
   buckets = {
     for b in flatten([for f in local.fragments : try(f.buckets, [])]) : b.key => {

@@ -114,9 +114,9 @@ resource "google_monitoring_alert_policy" "dead_letter_backlog" {
   user_labels           = local.labels
 
   conditions {
-    display_name = "Messages waiting in a dead-letter hold subscription"
+    display_name = "Messages waiting in a dead-letter subscription"
     condition_threshold {
-      filter          = "resource.type=\"pubsub_subscription\" AND metric.type=\"pubsub.googleapis.com/subscription/num_undelivered_messages\" AND resource.labels.subscription_id=ends_with(\"-hold\")"
+      filter          = "resource.type=\"pubsub_subscription\" AND metric.type=\"pubsub.googleapis.com/subscription/num_undelivered_messages\" AND resource.labels.subscription_id=one_of(${join(",", [for s in local.dead_letter_subscriptions : "\"${s}\""])})"
       comparison      = "COMPARISON_GT"
       threshold_value = 0
       duration        = "300s"
@@ -143,7 +143,7 @@ resource "google_monitoring_alert_policy" "dead_letter_backlog" {
   }
 
   documentation {
-    content   = "Messages could not be processed. Inspect ops.dead_letters_current and the <topic>-hold subscriptions, fix, then replay."
+    content   = "Messages could not be processed. Inspect ops.dead_letters_current and the dead-letter topics' subscriptions, fix, then replay."
     mime_type = "text/markdown"
   }
 }

@@ -56,12 +56,13 @@ resource "google_pubsub_subscription" "this" {
 }
 
 # Keeps dead-lettered messages for inspection and replay (a topic without a subscription drops
-# them); its backlog is alerted on in monitoring.tf.
+# them) on the dead-letter topics whose fragment declares no subscription (manifest.tf); the
+# backlog of every dead-letter subscription is alerted on in monitoring.tf.
 resource "google_pubsub_subscription" "dead_letter_hold" {
-  for_each                   = local.dead_letter_topics
-  name                       = "${each.key}-hold"
+  for_each                   = local.hold_subscriptions
+  name                       = each.key
   project                    = var.project_id
-  topic                      = google_pubsub_topic.this[each.key].id
+  topic                      = google_pubsub_topic.this[each.value].id
   message_retention_duration = "604800s"
   ack_deadline_seconds       = 60
   labels                     = local.labels

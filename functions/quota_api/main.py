@@ -10,14 +10,19 @@ from typing import Any
 
 import functions_framework
 
+from shared import http_body
 from shared.quotas import http_api
 
 
 @functions_framework.http
-def quota_api(request: Any) -> tuple[dict[str, Any], int]:
+def quota_api(request: Any) -> Any:
+    try:  # before authentication: an oversize body is refused unread (413)
+        raw = http_body.read_body(request, http_body.API_MAX_BODY_BYTES)
+    except http_body.BodyTooLarge as exc:
+        return http_body.too_large(exc)
     return http_api.dispatch(
         request.method,
         request.path,
         request.headers,
-        request.get_json(silent=True),
+        http_body.parse_json(raw),
     )

@@ -9,6 +9,12 @@ import functions_framework
 
 @functions_framework.http
 def refresh_api(request: Any) -> Any:
+    from shared import http_body
+
+    try:  # before authentication: an oversize body is refused unread (413)
+        raw = http_body.read_body(request, http_body.API_MAX_BODY_BYTES)
+    except http_body.BodyTooLarge as exc:
+        return http_body.too_large(exc)
     from shared.refresh import api, orchestrate
 
     def publish(body: bytes, attributes: dict[str, str]) -> None:
@@ -22,7 +28,7 @@ def refresh_api(request: Any) -> Any:
         request.path,
         dict(request.headers),
         {k: v for k, v in request.args.items()},
-        request.get_data(cache=False),
+        raw,
     )
     body = json.dumps(payload, default=str)
     return body, status, {"Content-Type": "application/json"}

@@ -7,7 +7,7 @@ from typing import Any
 
 import functions_framework
 
-from shared import log
+from shared import http_body, log
 from shared.settings import get_settings
 from shared.webhooks import receiver
 
@@ -29,7 +29,10 @@ def receive(request: Any) -> tuple[str, int]:
     early = receiver.precheck(config, request.method, request.path, request.content_length)
     if early is not None:
         return early.body, early.status
-    body = request.stream.read(config.max_body_bytes + 1)
+    try:  # before the signature is checked: an oversize body is refused unread (413)
+        body = http_body.read_body(request, config.max_body_bytes)
+    except http_body.BodyTooLarge:
+        return "body too large", 413
     answer = receiver.handle(
         config, request.path, dict(request.headers), body, receiver.pubsub_publish
     )

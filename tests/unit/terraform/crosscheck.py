@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import base64
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import hcl2
+import pytest
 
 from devstack.ticker import message_of
 from shared.resources import Manifest
@@ -45,6 +47,19 @@ LOOKUPS = {
     "view": "views",
     "dataset": "datasets",
 }
+
+
+TERRAFORM_HINT = "install Terraform >= 1.9 (https://developer.hashicorp.com/terraform/install)"
+
+
+def require_terraform() -> None:
+    """Fail in CI (the env var CI is set, as `.ci/run` does) when terraform is missing; skip with
+    the reason elsewhere, so a laptop without Terraform still runs the rest of the suite."""
+    if shutil.which("terraform"):
+        return
+    if os.environ.get("CI"):
+        pytest.fail(f"terraform is missing in CI: {TERRAFORM_HINT}")
+    pytest.skip(f"terraform is not installed (CI would fail here): {TERRAFORM_HINT}")
 
 
 # ------------------------------------------------------------------ terraform evaluation

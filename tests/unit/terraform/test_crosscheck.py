@@ -17,17 +17,26 @@ import pytest
 
 from shared.resources import Manifest, load, manifest
 from tests.unit.terraform import crosscheck as cc
-
-pytestmark = pytest.mark.skipif(
-    shutil.which("terraform") is None, reason="never skipped: see below"
-)
+from tests.unit.terraform import expand as ex
 
 
-def test_terraform_is_installed() -> None:
-    # The module-level skipif above would hide every test; this one turns it into a failure.
-    assert shutil.which("terraform"), (
-        "install Terraform >= 1.9 (https://developer.hashicorp.com/terraform/install)"
-    )
+
+@pytest.fixture(autouse=True)
+def _terraform_binary() -> None:
+    """Every test here needs Terraform: a failure in CI, a skip with the reason elsewhere."""
+    cc.require_terraform()
+
+
+def test_missing_terraform_fails_in_ci_and_skips_elsewhere(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(shutil, "which", lambda _name: None)
+    monkeypatch.setenv("CI", "1")
+    with pytest.raises(pytest.fail.Exception, match="install Terraform"):
+        cc.require_terraform()
+    monkeypatch.delenv("CI")
+    with pytest.raises(pytest.skip.Exception, match="install Terraform"):
+        cc.require_terraform()
 
 
 def test_fmt_check_recursive() -> None:
@@ -56,6 +65,77 @@ def test_real_repository_is_consistent(tmp_path: Path) -> None:
         + cc.check_evaluated(evaluated, manifest())
     )
     assert problems == []
+
+
+def test_resource_names_are_unique_and_references_resolve(tmp_path: Path) -> None:
+    evaluated, blocks, plan = ex.evaluate(tmp_path, cc.TERRAFORM, cc.REPO / "shared")
+    assert ex.check_names(evaluated, blocks) + ex.check_refs(evaluated) == []
+    # the expansion really covers the families that collide at apply time
+    names = {k.split(":", 1)[1] for k in evaluated if k.startswith("name:")}
+    assert {
+        "google_pubsub_subscription.this",
+        "google_pubsub_subscription.dead_letter_hold",
+        "google_service_account.function",
+        "google_bigquery_table.this",
+        "google_bigquery_table.view",
+        "google_secret_manager_secret.function",
+        "google_cloudfunctions2_function.function.this",
+    } <= names, plan.skipped
+    assert len([k for k in evaluated if k.startswith("ref:")]) >= 20
+
+
+def _terraform_copy(tmp_path: Path, file: str, old: str, new: str) -> Path:
+    root = tmp_path / "tf"
+    shutil.copytree(cc.TERRAFORM, root, ignore=shutil.ignore_patterns(".terraform", "build"))
+    text = (root / file).read_text()
+    assert old in text
+    (root / file).write_text(text.replace(old, new, 1))
+    return root
+
+
+def test_duplicated_subscription_name_fails(tmp_path: Path) -> None:
+    # The bug this check was written for: a "<dead-letter topic>-hold" for every dead-letter
+    # topic, although webhooks.json already declares webhook-events-dead-letter-hold.
+    root = _terraform_copy(
+        tmp_path, "manifest.tf", "if !contains(local.subscribed_topics, t)", ""
+    )
+    problems = ex.check_all(tmp_path / "work", root, cc.REPO / "shared")
+    assert any("'webhook-events-dead-letter-hold' twice" in p for p in problems), problems
+
+
+def test_names_colliding_after_truncation_fail(product: Path, tmp_path: Path) -> None:
+    fragment = _fragment(product)
+    for suffix in ("a", "b"):
+        clone = json.loads(json.dumps(fragment["functions"][1]))
+        clone["name"] = f"media-scanner-for-long-names-{suffix}"
+        fragment["functions"].append(clone)
+    _write(product, fragment)
+    problems = ex.check_all(tmp_path / "work", cc.TERRAFORM, product / "shared")
+    assert any(
+        "google_service_account name 'fn-media-scanner-for-long-name' twice" in p
+        for p in problems
+    ), problems
+
+
+def test_table_and_view_with_one_name_fail(product: Path, tmp_path: Path) -> None:
+    fragment = _fragment(product)
+    fragment["views"] = [
+        {"dataset": "ops", "name": "dead_letters", "sql": "views/dead_letters_current.sql"}
+    ]
+    _write(product, fragment)
+    problems = ex.check_all(tmp_path / "work", cc.TERRAFORM, product / "shared")
+    assert any("'ops/dead_letters' twice" in p for p in problems), problems
+
+
+def test_unresolvable_reference_fails(tmp_path: Path) -> None:
+    root = _terraform_copy(
+        tmp_path,
+        "pubsub.tf",
+        "topic                        = google_pubsub_topic.this[each.value.topic].id",
+        "topic                        = google_pubsub_topic.this[each.key].id",
+    )
+    problems = ex.check_all(tmp_path / "work", root, cc.REPO / "shared")
+    assert any("google_pubsub_subscription.this.topic" in p for p in problems), problems
 
 
 # ------------------------------------------------------------------ a fixture product
