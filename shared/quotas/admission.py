@@ -38,6 +38,11 @@ DEFAULT_LEASE_S = 15 * 60
 ACTIVE_STATUSES = ("ACTIVE", "TRIAL")
 
 
+def _now() -> datetime:
+    """The decision clock (one place, so a test can move it past midnight)."""
+    return datetime.now(UTC)
+
+
 @dataclass(frozen=True, slots=True)
 class AdmissionResult:
     admitted: bool
@@ -145,7 +150,7 @@ def reclaim(customer_id: str) -> int:
 
 def usage(customer_id: str, day: date | None = None) -> dict[str, Any]:
     """The customer's state now: runs admitted on ``day`` and leases held (for reports, tests)."""
-    day = day or datetime.now(UTC).date()
+    day = day or _now().date()
     snaps = store.read([store.leases_ref(customer_id), store.day_ref(customer_id, day)])
     leases = store.plain(snaps[store.leases_ref(customer_id).path].to_dict()).get("leases", {})
     today = store.plain(snaps[store.day_ref(customer_id, day).path].to_dict())
@@ -455,7 +460,7 @@ class _State:
 def _decide(
     customer_id: str, batch: list[_Op]
 ) -> tuple[store.Plan, tuple[list[alerts.Alert], list[Any]]]:
-    state = _State(customer_id, datetime.now(UTC))
+    state = _State(customer_id, _now())
     lost = state.expire_leases()
     results: list[Any] = []
     for op in batch:

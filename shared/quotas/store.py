@@ -85,7 +85,7 @@ class Plan:
         return not self.updates and not self.creates
 
 
-class Conflict(Exception):  # noqa: N818 - internal signal, never leaves this module
+class Conflict(TransientError):  # noqa: N818 - internal signal, never leaves this module
     """Someone else committed first: decide again."""
 
 
@@ -113,7 +113,7 @@ def commit(plan: Plan) -> None:
     try:
         batch.commit()
     except (gexc.FailedPrecondition, gexc.AlreadyExists, gexc.Conflict, gexc.Aborted) as exc:
-        raise Conflict(str(exc)) from exc
+        raise Conflict("quota_conflict", str(exc)) from exc
 
 
 def decide_and_commit[T](decide: Callable[[], tuple[Plan, T]]) -> T:

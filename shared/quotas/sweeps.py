@@ -101,8 +101,32 @@ VALUES (S.customer_id, S.usage_date, S.plan, S.pipelines_run, S.daily_limit,
 """
 
 
+_RUNS = """
+MERGE {runs} AS T
+USING (
+  SELECT customer_id, run_id,
+    MAX(pipeline) AS pipeline,
+    MIN(started_at) AS started_at,
+    MAX(IF(kind IN ('released', 'lost'), status, NULL)) AS final_status,
+    MIN(IF(kind IN ('released', 'lost'), occurred_at, NULL)) AS finished_at
+  FROM {events}
+  WHERE usage_date >= @lease_since AND kind IN ('admitted', 'released', 'lost')
+  GROUP BY customer_id, run_id
+) AS S
+ON T.customer_id = S.customer_id AND T.run_id = S.run_id
+WHEN MATCHED AND T.status = 'RUNNING' AND S.final_status IS NOT NULL THEN UPDATE SET
+  status = S.final_status, finished_at = S.finished_at, updated_at = @now
+WHEN NOT MATCHED AND S.started_at IS NOT NULL THEN INSERT (run_id, customer_id, pipeline,
+  status, started_at, finished_at, updated_at)
+VALUES (S.run_id, S.customer_id, S.pipeline, IFNULL(S.final_status, 'RUNNING'), S.started_at,
+  S.finished_at, @now)
+"""
+
+
 def refresh_record(now: datetime | None = None) -> int:
-    """Rebuild the recent ``customer_usage_quotas`` rows from the usage events."""
+    """Rebuild the recent ``customer_usage_quotas`` rows and the run history
+    (``customer_pipeline_runs``: RUNNING, then COMPLETED / FAILED / CANCELLED / LOST, first
+    outcome wins) from the usage events."""
     now = now or datetime.now(UTC)
     day = now.date()
     _, affected = db.run(
@@ -118,6 +142,12 @@ def refresh_record(now: datetime | None = None) -> int:
             "lease_since": day - timedelta(days=LEASE_LOOKBACK_DAYS),
             "now": now,
         },
+    )
+    db.run(
+        _RUNS.format(
+            runs=db.table("customer_pipeline_runs"), events=db.table("quota_usage_events")
+        ),
+        {"lease_since": day - timedelta(days=LEASE_LOOKBACK_DAYS), "now": now},
     )
     return affected
 

@@ -1,4 +1,9 @@
-"""Admission: one conditional MERGE admits a run, holds a lease and counts it, atomically.
+"""BASELINE for bench/quotas.py only: the previous admission path, one BigQuery MERGE each.
+
+Kept verbatim (minus its side effects) so the bench can measure the Firestore path against
+it side by side. Not product code.
+
+Admission: one conditional MERGE admits a run, holds a lease and counts it, atomically.
 
 The state of a customer's day is ONE row of ``customer_usage_quotas`` (customer, date): the
 count of runs admitted, the leases held (``running``) and the run ids already admitted. Every
@@ -125,7 +130,7 @@ def start(
     *,
     lease_seconds: int = DEFAULT_LEASE_S,
     api_call: bool = False,
-    notify: bool = True,
+    notify: bool = False,
     today: date | None = None,
 ) -> AdmissionResult:
     """Admit ``run_id`` for ``customer_id`` if today's runs < daily limit and leases held <
