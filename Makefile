@@ -28,6 +28,10 @@ $(VENV)/.stamp: requirements.txt requirements-dev.txt constraints.txt $(wildcard
 	$(PY) -m pip install $(PIP_FLAGS) -c constraints.txt -r requirements-dev.txt
 	@touch $@
 
+# The operators' CLI: a tiny launcher, no package install (works from any directory).
+$(VENV)/bin/plumb: devstack/plumb $(VENV)/.stamp
+	install -m 0755 devstack/plumb $@
+
 $(BQ_VENV)/.stamp: devstack/bigquery-emulator-requirements.txt devstack/bigquery-emulator-duckdb.txt
 	@test -n "$(PYTHON313)" || { echo "Python 3.13 not found"; exit 1; }
 	@test -x $(BQ_VENV)/bin/python || $(PYTHON313) -m venv $(BQ_VENV)
@@ -39,7 +43,7 @@ $(BQ_VENV)/.stamp: devstack/bigquery-emulator-requirements.txt devstack/bigquery
 .venv-checkov/.stamp: terraform/checks/checkov-requirements.txt terraform/checks/setup_checkov.sh
 	bash terraform/checks/setup_checkov.sh
 
-setup: $(VENV)/.stamp $(BQ_VENV)/.stamp
+setup: $(VENV)/.stamp $(VENV)/bin/plumb $(BQ_VENV)/.stamp
 
 test-setup: setup .venv-checkov/.stamp
 

@@ -54,11 +54,24 @@ def main() -> int:
     parser.add_argument(
         "--functions", help="comma-separated function names to serve (default: all)", default=None
     )
+    parser.add_argument(
+        "--conflict-rate",
+        type=float,
+        default=0.1,
+        help="share of mutating DML the strict BigQuery layer aborts at random",
+    )
     args = parser.parse_args()
     only = None if args.functions is None else [f for f in args.functions.split(",") if f]
     signal.signal(signal.SIGTERM, _raise_interrupt)
     report = Report()
-    stack = LocalStack(args.state_dir, functions=only, ticker=True)
+    # make run: besides the deterministic rules, abort a share of mutating DML at random so the
+    # retry paths run in the demo (BIGQUERY_STRICT=0 turns the layer off)
+    stack = LocalStack(
+        args.state_dir,
+        functions=only,
+        ticker=True,
+        strict_config={"conflict_rate": args.conflict_rate},
+    )
     failed = False
     try:
         stack.start()
@@ -71,6 +84,9 @@ def main() -> int:
                     report.line(f"!! demo step {module.__name__} failed:")
                     report.line(traceback.format_exc())
         how_to(stack, report)
+        if stack.strict is not None:
+            report.section("Strict BigQuery")
+            report.line(stack.strict.summary())
         if args.demo == "once":
             return 1 if failed else 0
         report.line("\nStack is up. Press Ctrl-C to stop.")

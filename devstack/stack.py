@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
-import datetime
 import functools
 import json
 import os
@@ -30,6 +29,7 @@ from typing import Any
 
 from devstack import bootstrap
 from devstack.processes import ManagedProcess, PidRegistry, StackError, free_port, http_ok
+from devstack.strict import StrictControl
 from shared import resources
 
 REPO = Path(__file__).resolve().parent.parent
@@ -104,6 +104,11 @@ class FunctionSpec:
         )
 
 
+def strict_enabled() -> bool:
+    """Whether the strict BigQuery layer runs: ``BIGQUERY_STRICT=1`` on, ``0`` off."""
+    return os.environ.get("BIGQUERY_STRICT", "0").strip().lower() not in ("0", "false", "no", "")
+
+
 def firestore_java_argv() -> list[str]:
     """The Firestore emulator's own java command line (what its launcher script runs).
 
@@ -154,6 +159,8 @@ class LocalStack:
         function_env: Mapping[str, str] | None = None,
         ticker: bool = False,
         endpoints_file: Path | None = None,
+        strict: bool | None = None,
+        strict_config: Mapping[str, Any] | None = None,
     ) -> None:
         self.state_dir = state_dir.resolve()
         self.project = project
@@ -181,6 +188,10 @@ class LocalStack:
         self.buckets: dict[str, str] = {}
         self.env: dict[str, str] = {}
         self._clients: dict[str, Any] = {}
+        self.strict_enabled = strict_enabled() if strict is None else strict
+        self.strict_config = dict(strict_config or {})
+        self.strict: StrictControl | None = None
+        self.bigquery_upstream = ""
 
     # ---------------------------------------------------------------- lifecycle
     def __enter__(self) -> LocalStack:
@@ -208,12 +219,15 @@ class LocalStack:
         pubsub_port, bq_port, bq_grpc, gcs_port, fs_port, fs_ws_port = (
             free_port() for _ in range(6)
         )
+        self.bigquery_upstream = f"http://127.0.0.1:{bq_port}"
+        strict_url = f"http://127.0.0.1:{free_port()}" if self.strict_enabled else ""
         self.env = {
             "PROJECT_ID": self.project,
             "APP_ENV": "local",
             "PUBSUB_EMULATOR_HOST": f"127.0.0.1:{pubsub_port}",
             "STORAGE_EMULATOR_HOST": f"http://127.0.0.1:{gcs_port}",
-            "BIGQUERY_EMULATOR_HOST": f"http://127.0.0.1:{bq_port}",
+            # every client (functions, tests, demo) goes through the strict layer when it is on
+            "BIGQUERY_EMULATOR_HOST": strict_url or self.bigquery_upstream,
             "BIGQUERY_WRITE_EMULATOR_HOST": f"127.0.0.1:{bq_grpc}",
             "FIRESTORE_EMULATOR_HOST": f"127.0.0.1:{fs_port}",
         }
@@ -254,6 +268,8 @@ class LocalStack:
                 self.project,
             ],
         )
+        if strict_url:
+            self._start_strict(strict_url)
         pubsub.wait_ready(lambda: http_ok(f"http://127.0.0.1:{pubsub_port}/"))
         topics = [t["name"] for t in self.manifest["topics"]]
         bootstrap.create_topics(
@@ -349,6 +365,26 @@ class LocalStack:
         }
         return self._spawn(f"function-{spec.name}", argv, env)
 
+    def _start_strict(self, url: str) -> None:
+        """The strict BigQuery layer in front of the emulator (devstack/strict.py)."""
+        port = url.rsplit(":", 1)[1]
+        layer = self._spawn(
+            "bigquery-strict",
+            [
+                sys.executable,
+                "-m",
+                "devstack.strict",
+                "--port",
+                port,
+                "--upstream",
+                self.bigquery_upstream,
+                "--config",
+                json.dumps(self.strict_config),
+            ],
+        )
+        layer.wait_ready(lambda: http_ok(f"{url}/_strict/config"))
+        self.strict = StrictControl(url)
+
     def _start_bridge(self) -> None:
         routes = []
         for spec in self.functions:
@@ -404,6 +440,8 @@ class LocalStack:
             "storage_emulator_host": self.env["STORAGE_EMULATOR_HOST"],
             "bigquery_endpoint": self.env["BIGQUERY_EMULATOR_HOST"],
             "bigquery_write_grpc": self.env["BIGQUERY_WRITE_EMULATOR_HOST"],
+            "bigquery_emulator": self.bigquery_upstream,
+            "bigquery_strict": self.strict.url if self.strict else None,
             "firestore_emulator_host": self.env["FIRESTORE_EMULATOR_HOST"],
             "functions": dict(self.function_urls),
             "storage_bridge": getattr(self, "bridge_url", None),
@@ -486,13 +524,14 @@ class LocalStack:
         return ticker.publish(self.publisher(), self.project, self.manifest.schedule(schedule_name))
 
     def query(self, sql: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
-        """Run SQL on the BigQuery emulator; ``@name`` parameters are bound, never formatted."""
-        from google.cloud import bigquery
+        """Run SQL on the BigQuery emulator; ``@name`` parameters are bound, never formatted.
 
-        config = bigquery.QueryJobConfig(
-            query_parameters=[_parameter(k, v) for k, v in (params or {}).items()]
-        )
-        return [dict(row.items()) for row in self.bigquery().query(sql, job_config=config).result()]
+        One attempt through the BigQuery door (:func:`shared.bigquery.run_job`): tests see the
+        raw client error of a failing statement.
+        """
+        from shared.bigquery import run_job
+
+        return run_job(sql, params, client=self.bigquery())[0]
 
     def wait_until(
         self,
@@ -523,19 +562,3 @@ def _answers_ok(url: str) -> bool:
             return bool(response.read(16).strip() == b"Ok")
     except (OSError, ValueError):
         return False
-
-
-def _parameter(name: str, value: Any) -> Any:
-    from google.cloud import bigquery
-
-    if isinstance(value, list | tuple):
-        kind = "INT64" if value and isinstance(value[0], int) else "STRING"
-        return bigquery.ArrayQueryParameter(name, kind, list(value))
-    kind = {
-        bool: "BOOL",
-        int: "INT64",
-        float: "FLOAT64",
-        datetime.datetime: "TIMESTAMP",
-        datetime.date: "DATE",
-    }.get(type(value), "STRING")
-    return bigquery.ScalarQueryParameter(name, kind, value)

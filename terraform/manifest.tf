@@ -100,6 +100,13 @@ locals {
     LOG_LEVEL         = var.log_level
   }
 
+  ingress_settings = {
+    all                 = "ALLOW_ALL"
+    internal            = "ALLOW_INTERNAL_ONLY"
+    "internal-and-gclb" = "ALLOW_INTERNAL_AND_GCLB"
+  }
+  http_ingress = var.http_behind_load_balancer ? "internal-and-gclb" : "all"
+
   functions = {
     for f in flatten([for fr in local.fragments : try(fr.functions, [])]) : f.name => {
       source        = f.source
@@ -115,6 +122,9 @@ locals {
       timeout_s     = try(f.timeout_s, 540)
       min_instances = try(f.min_instances, 0)
       max_instances = try(f.max_instances, 10)
+      # manifest `ingress`: all | internal | internal-and-gclb. Default: HTTP functions "all"
+      # (or "internal-and-gclb" with var.http_behind_load_balancer), others "internal".
+      ingress = local.ingress_settings[try(f.ingress, try(f.trigger.type, "http") != "http" ? "internal" : local.http_ingress)]
       env = merge(local.core_env, {
         for k, v in try(f.env, {}) : k => replace(tostring(v), "$${project}", var.project_id)
       })

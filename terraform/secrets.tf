@@ -43,6 +43,30 @@ resource "google_kms_crypto_key" "customer_credentials" {
   }
 }
 
+# Function sources, images and the running service's data (var.cmek_functions): the agents
+# of Cloud Functions, Artifact Registry, Cloud Run and Cloud Storage use it.
+resource "google_kms_crypto_key" "functions" {
+  name            = "functions"
+  key_ring        = google_kms_key_ring.this.id
+  rotation_period = "7776000s"
+  purpose         = "ENCRYPT_DECRYPT"
+  lifecycle {
+    prevent_destroy = true
+  }
+}
+
+resource "google_kms_crypto_key_iam_member" "functions" {
+  for_each = var.cmek_functions ? {
+    functions         = "serviceAccount:service-${data.google_project.this.number}@gcf-admin-robot.iam.gserviceaccount.com"
+    artifact_registry = "serviceAccount:service-${data.google_project.this.number}@gcp-sa-artifactregistry.iam.gserviceaccount.com"
+    cloud_run         = "serviceAccount:service-${data.google_project.this.number}@serverless-robot-prod.iam.gserviceaccount.com"
+    storage           = "serviceAccount:${data.google_storage_project_service_account.gcs.email_address}"
+  } : {}
+  crypto_key_id = google_kms_crypto_key.functions.id
+  role          = "roles/cloudkms.cryptoKeyEncrypterDecrypter"
+  member        = each.value
+}
+
 resource "google_kms_crypto_key_iam_member" "gcs_storage_key" {
   crypto_key_id = google_kms_crypto_key.storage.id
   role          = "roles/cloudkms.cryptoKeyEncrypterDecrypter"

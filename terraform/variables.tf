@@ -135,12 +135,26 @@ variable "monthly_budget" {
   default     = 50
 }
 
-variable "github_repository" {
-  description = "owner/name of the GitHub repository whose Actions deploy this environment through Workload Identity Federation. Empty: no WIF."
+variable "deployer_service_account" {
+  description = "E-mail of the CI deployer (terraform/bootstrap output deployer_service_account); it gets actAs on the runtime service accounts. Empty: applied by a human."
   type        = string
   default     = ""
-  validation {
-    condition     = var.github_repository == "" || can(regex("^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$", var.github_repository))
-    error_message = "github_repository must be owner/name (or empty to skip Workload Identity Federation)."
-  }
+}
+
+variable "planner_service_account" {
+  description = "E-mail of the CI planner (terraform/bootstrap output planner_service_account); it gets read access to the function source archives. Empty: no CI plan."
+  type        = string
+  default     = ""
+}
+
+variable "cmek_functions" {
+  description = "Encrypt function sources, built images (Artifact Registry) and function data with the environment's `functions` KMS key."
+  type        = bool
+  default     = true
+}
+
+variable "http_behind_load_balancer" {
+  description = "HTTP functions accept traffic only from inside the project and its external Application Load Balancer (ALLOW_INTERNAL_AND_GCLB) unless their manifest entry sets `ingress`."
+  type        = bool
+  default     = false
 }

@@ -7,6 +7,10 @@ import functions_framework
 
 from shared.events import pubsub_message_from_event
 from shared.handler import cloud_event_handler
+from shared.refresh.settings import RefreshSettings
+from shared.settings import area_settings
+
+area_settings(RefreshSettings)  # validate at start: a malformed variable fails the cold start
 
 
 @functions_framework.cloud_event

@@ -9,7 +9,11 @@ from typing import Any
 import functions_framework
 
 from shared.handler import cloud_event_handler
+from shared.settings import area_settings
 from shared.uploads.handler import handle
+from shared.uploads.settings import UploadsSettings
+
+area_settings(UploadsSettings)  # validate at start: a malformed variable fails the cold start
 
 
 @functions_framework.cloud_event

@@ -8,8 +8,11 @@ from typing import Any
 import functions_framework
 
 from shared import http_body, log
-from shared.settings import get_settings
+from shared.settings import area_settings, get_settings
 from shared.webhooks import receiver
+from shared.webhooks.settings import ReceiverSettings
+
+area_settings(ReceiverSettings)  # validate at start: a malformed variable fails the cold start
 
 _config: receiver.ReceiverConfig | None = None
 

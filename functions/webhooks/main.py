@@ -9,8 +9,12 @@ import functions_framework
 
 from shared.events import pubsub_message_from_event
 from shared.handler import cloud_event_handler
+from shared.settings import area_settings
 from shared.webhooks.ingest import ingest as ingest_message
+from shared.webhooks.settings import SinkSettings
 from shared.webhooks.sink import default_sink
+
+area_settings(SinkSettings)  # validate at start: a malformed variable fails the cold start
 
 
 @functions_framework.cloud_event

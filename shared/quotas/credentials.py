@@ -10,21 +10,24 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import os
 import secrets
 from datetime import UTC, datetime
 
+from shared.errors import ConfigurationError
 from shared.quotas import db
+from shared.quotas.settings import QuotasSettings
 from shared.quotas.validation import check_id, raise_if
+from shared.settings import area_settings
 
 ENV_KEY = "CREDENTIALS_LOCAL_KEY"
 
 
 class LocalCipher:
     def __init__(self, key_b64: str | None = None) -> None:
-        raw = base64.b64decode(key_b64 or os.environ.get(ENV_KEY, ""), validate=True)
+        key = key_b64 or area_settings(QuotasSettings).credentials_local_key
+        raw = base64.b64decode(key, validate=True)
         if len(raw) != 32:
-            raise ValueError(f"{ENV_KEY} must be 32 bytes, base64-encoded")
+            raise ConfigurationError(f"{ENV_KEY} must be 32 bytes, base64-encoded")
         self._key = raw
         self.key_ref = "local:" + hashlib.sha256(raw).hexdigest()[:12]
 

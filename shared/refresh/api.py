@@ -176,8 +176,6 @@ LIMIT @limit OFFSET @offset""",
 
 
 def _str_param(name: str, value: str | None) -> Any:
-    from google.cloud import bigquery
+    from shared.bigquery import typed
 
-    from shared.refresh.store import _Typed
-
-    return _Typed(bigquery.ScalarQueryParameter(name, "STRING", value))
+    return typed(value, "STRING")

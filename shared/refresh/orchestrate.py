@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import json
 import logging
-import os
 import threading
 from typing import Any
 
@@ -14,9 +13,10 @@ from shared.errors import PermanentError
 from shared.refresh import admission, definitions, graph, notify
 from shared.refresh.request import RefreshRequest
 from shared.refresh.runner import Options, Runner, RunResult
+from shared.refresh.settings import RefreshSettings
 from shared.refresh.store import Store
 from shared.resources import manifest
-from shared.settings import get_settings
+from shared.settings import area_settings, get_settings
 
 logger = logging.getLogger("shared.refresh.orchestrate")
 REQUESTS_TOPIC = "refresh-requests"
@@ -39,10 +39,11 @@ def load_definitions() -> dict[str, definitions.Definition]:
 
 
 def options_from_env() -> Options:
+    config = area_settings(RefreshSettings)
     return Options(
-        deadline_s=float(os.environ.get("REFRESH_DEADLINE_S", "480")),
-        max_concurrency=int(os.environ.get("REFRESH_MAX_CONCURRENCY", "4")),
-        lease_ttl_s=int(os.environ.get("REFRESH_LEASE_TTL_S", "900")),
+        deadline_s=config.deadline_s,
+        max_concurrency=config.max_concurrency,
+        lease_ttl_s=config.lease_ttl_s,
     )
 
 
@@ -87,7 +88,7 @@ def handle(request: RefreshRequest) -> RunResult:
             {"run_id": request.run_id, "invocation": str(follow.invocation)},
         )
         return result
-    urls = [u.strip() for u in os.environ.get("REFRESH_NOTIFY_URLS", "").split(",") if u.strip()]
+    urls = list(area_settings(RefreshSettings).notify_urls)
     test_urls = request.test.get("notify_urls") if settings.is_local else None
     if isinstance(test_urls, list):
         urls += [str(u) for u in test_urls]
@@ -100,7 +101,7 @@ def handle(request: RefreshRequest) -> RunResult:
     notify.notify(
         summary,
         urls,
-        os.environ.get("REFRESH_NOTIFY_SECRET", ""),
+        area_settings(RefreshSettings).notify_secret,
         lambda body, attrs: publish(notify.TOPIC, body, attrs),
     )
     return result

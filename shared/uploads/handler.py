@@ -8,24 +8,23 @@ the object looks like. Transient Storage/BigQuery failures propagate (redelivery
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass
 from typing import Any
 
 from shared.errors import PermanentError
 from shared.events import STORAGE_DELETED, STORAGE_FINALIZED, CloudEventLike
 from shared.events import storage_object_from_event as decode
+from shared.settings import area_settings
 from shared.uploads import detect, reader, rows, sink
 from shared.uploads.naming import parse_name
+from shared.uploads.settings import UploadsSettings
 
 logger = logging.getLogger("shared.uploads")
-DEFAULT_MAX_BYTES = 5 * 1024**3
 
 
 def max_bytes() -> int:
     """``UPLOADS_MAX_BYTES``: larger objects are rejected as oversize (default 5 GiB)."""
-    raw = os.environ.get("UPLOADS_MAX_BYTES", "")
-    return int(raw) if raw.isdigit() else DEFAULT_MAX_BYTES
+    return area_settings(UploadsSettings).max_bytes
 
 
 @dataclass

@@ -7,7 +7,6 @@ BigQuery outage turns into a transient error quickly and the platform redelivers
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
@@ -15,11 +14,11 @@ from typing import Any, Protocol
 from shared import clients
 from shared.errors import TransientError
 from shared.resources import manifest, table_id
-from shared.settings import get_settings
+from shared.settings import area_settings, get_settings
+from shared.uploads.settings import UploadsSettings
 from shared.writer import BatchingWriter, Row, TableWriter
 
 TABLE = "media_files"
-INSERT_DEADLINE_S = 20.0  # override: UPLOADS_INSERT_DEADLINE_S
 _lock = threading.Lock()
 _writer: RowWriter | None = None
 
@@ -33,14 +32,6 @@ def media_files_table() -> str:
     return table_id(get_settings().project_id, dataset, TABLE)
 
 
-def _deadline() -> float:
-    raw = os.environ.get("UPLOADS_INSERT_DEADLINE_S", "")
-    try:
-        return max(0.5, float(raw)) if raw else INSERT_DEADLINE_S
-    except ValueError:
-        return INSERT_DEADLINE_S
-
-
 def insert(table: str, rows: list[Mapping[str, Any]], row_ids: list[str]) -> list[Any]:
     """insertAll with a bounded retry; connection failures become TransientError."""
     from google.cloud import bigquery
@@ -51,7 +42,9 @@ def insert(table: str, rows: list[Mapping[str, Any]], row_ids: list[str]) -> lis
             rows,
             row_ids=row_ids,
             skip_invalid_rows=True,
-            retry=bigquery.DEFAULT_RETRY.with_deadline(_deadline()),
+            retry=bigquery.DEFAULT_RETRY.with_deadline(
+                area_settings(UploadsSettings).insert_deadline_s
+            ),
             timeout=30,
         )
     except (ConnectionError, OSError) as exc:
@@ -62,7 +55,7 @@ def insert(table: str, rows: list[Mapping[str, Any]], row_ids: list[str]) -> lis
 def make_writer(mode: str | None = None) -> RowWriter:
     """``batch`` (default): group commit; ``single``: one insertAll per event (the baseline)."""
     table = media_files_table()
-    if (mode or os.environ.get("UPLOADS_WRITER", "batch")) == "single":
+    if (mode or area_settings(UploadsSettings).writer) == "single":
         return TableWriter(table, insert)
     return BatchingWriter(table, insert, max_rows=500, max_wait_s=0.02)
 

@@ -11,14 +11,15 @@ production through the function's ``secrets``, ``local_env`` locally); they are 
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from shared import settings
 from shared.webhooks import contract as c
+from shared.webhooks.settings import ReceiverSettings
 from shared.webhooks.signature import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 
 logger = logging.getLogger("shared.webhooks.receiver")
@@ -41,15 +42,16 @@ class ReceiverConfig:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ReceiverConfig:
-        env = os.environ if environ is None else environ
-        prefix = "WEBHOOK_SECRET_"
-        secrets = {
-            k[len(prefix) :].lower(): v for k, v in env.items() if k.startswith(prefix) and v
-        }
+        """From :class:`ReceiverSettings` (``environ`` given: read from it, for tests)."""
+        config = (
+            settings.area_settings(ReceiverSettings)
+            if environ is None
+            else settings.load(ReceiverSettings, environ)
+        )
         return cls(
-            secrets=secrets,
-            max_body_bytes=int(env.get("WEBHOOKS_MAX_BODY_BYTES", str(c.MAX_MESSAGE_BYTES))),
-            tolerance_s=int(env.get("WEBHOOKS_TIMESTAMP_TOLERANCE_S", "300")),
+            secrets=config.secrets,
+            max_body_bytes=config.max_body_bytes,
+            tolerance_s=config.timestamp_tolerance_s,
         )
 
 

@@ -12,14 +12,14 @@ ten minutes while the push times out.
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from shared import clients
 from shared.resources import manifest, table_id
-from shared.settings import get_settings
+from shared.settings import area_settings, get_settings
+from shared.webhooks.settings import SinkSettings
 from shared.writer import BatchingWriter, InsertFn, Row, TableWriter
 
 
@@ -54,21 +54,13 @@ class WebhookSink:
         group_commit: bool | None = None,
         max_wait_s: float | None = None,
         max_rows: int | None = None,
-        environ: Mapping[str, str] | None = None,
+        config: SinkSettings | None = None,
     ) -> None:
-        env = os.environ if environ is None else environ
-        self.group_commit = (
-            group_commit
-            if group_commit is not None
-            else env.get("WEBHOOKS_GROUP_COMMIT", "on").lower() not in ("off", "0", "false")
-        )
-        self.max_wait_s = (
-            max_wait_s
-            if max_wait_s is not None
-            else float(env.get("WEBHOOKS_BATCH_MAX_WAIT_MS", "10")) / 1000
-        )
-        self.max_rows = max_rows or int(env.get("WEBHOOKS_BATCH_MAX_ROWS", "500"))
-        self._insert = insert or bounded_insert(float(env.get("WEBHOOKS_INSERT_DEADLINE_S", "10")))
+        config = config or area_settings(SinkSettings)
+        self.group_commit = group_commit if group_commit is not None else config.group_commit
+        self.max_wait_s = max_wait_s if max_wait_s is not None else config.batch_max_wait_ms / 1000
+        self.max_rows = max_rows or config.batch_max_rows
+        self._insert = insert or bounded_insert(config.insert_deadline_s)
         self._writers: dict[str, Writer] = {}
         self._lock = threading.Lock()
 

@@ -2,10 +2,14 @@
 
 - One exception root: every exception class defined under ``shared/``, ``functions/`` and
   ``devstack/`` derives from :class:`shared.errors.PipelineError`.
+- No environment reads outside :mod:`shared.settings` in ``shared/`` and ``functions/``: areas
+  declare typed settings dataclasses read through it (``devstack/``, ``tests/`` and ``bench/``
+  may read the environment).
 """
 
 from __future__ import annotations
 
+import ast
 import importlib
 import inspect
 from collections.abc import Iterator
@@ -15,7 +19,7 @@ from types import ModuleType
 from shared.errors import PipelineError
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("shared", "functions", "devstack")
+PACKAGES = ("shared", "functions", "devstack", "ops")
 
 
 def _module_names() -> list[str]:
@@ -55,4 +59,43 @@ def test_every_exception_class_derives_from_pipeline_error() -> None:
     assert not offenders, (
         "exception classes must derive from shared.errors.PipelineError (or PermanentError, "
         "TransientError, ConfigurationError): " + ", ".join(offenders)
+    )
+
+
+ENV_NAMES = {"environ", "environb", "getenv", "getenvb", "putenv", "unsetenv"}
+ENV_READERS = ("shared/settings.py",)
+
+
+def _env_reads(path: Path, root: Path = ROOT) -> list[str]:
+    """``file:line`` of every ``os.environ``/``os.getenv``-like use (also ``from os import``)."""
+    found: list[tuple[int, str]] = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        names: list[str] = []
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+            names = [node.attr] if node.value.id in ("os", "posix") else []
+        elif isinstance(node, ast.ImportFrom) and node.module in ("os", "posix"):
+            names = [alias.name for alias in node.names]
+        if ENV_NAMES.intersection(names) and isinstance(node, ast.expr | ast.stmt):
+            found.append((node.lineno, f"{path.relative_to(root)}:{node.lineno}"))
+    return [where for _, where in sorted(found)]
+
+
+def test_env_read_detector_finds_every_form(tmp_path: Path) -> None:
+    sample = tmp_path / "sample.py"
+    sample.write_text(
+        "import os\nfrom os import getenv\n"
+        "a = os.environ.get('A')\nb = os.getenv('B')\nc = getenv('C')\nd = os.path.join('x')\n"
+    )
+    assert _env_reads(sample, tmp_path) == ["sample.py:2", "sample.py:3", "sample.py:4"]
+
+
+def test_no_environment_reads_outside_settings() -> None:
+    offenders = []
+    for package in ("shared", "functions"):
+        for path in sorted((ROOT / package).rglob("*.py")):
+            if str(path.relative_to(ROOT)) not in ENV_READERS:
+                offenders += _env_reads(path)
+    assert not offenders, (
+        "read the environment only through shared/settings.py (declare the variable in the "
+        "area's settings dataclass with shared.settings.env): " + ", ".join(offenders)
     )

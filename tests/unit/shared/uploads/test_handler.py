@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from shared import settings
 from shared.events import STORAGE_DELETED, STORAGE_FINALIZED, EventDataError
 from shared.uploads import rows
 from shared.uploads.handler import Dependencies, handle
@@ -95,7 +96,12 @@ def test_empty_and_oversize_are_rejected_without_reading(monkeypatch: pytest.Mon
     row, reads = run(Event(resource(size="0")))
     assert reads == [] and row["reason"].startswith("empty_object")
     monkeypatch.setenv("UPLOADS_MAX_BYTES", "50")
-    row, reads = run(Event(resource()))
+    settings.reset_cache()
+    try:
+        row, reads = run(Event(resource()))
+    finally:
+        monkeypatch.undo()
+        settings.reset_cache()
     assert reads == [] and row["reason"].startswith("oversize")
 
 
