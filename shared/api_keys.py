@@ -140,19 +140,11 @@ def authenticate(headers: Mapping[str, str], scope: str) -> ApiKey:
 
 def deactivate(key_id: str) -> bool:
     """Deactivate the key with this id; False when there is none active."""
-    from google.cloud.firestore_v1.base_query import FieldFilter
-
-    query = (
-        clients.firestore()
-        .collection(COLLECTION)
-        .where(filter=FieldFilter("key_id", "==", key_id))
-        .limit(1)
-    )
-    for snap in query.stream():
-        if (snap.to_dict() or {}).get("active"):
-            snap.reference.update({"active": False, "deactivated_at": datetime.now(UTC)})
-            return True
-    return False
+    snap = _by_id(key_id)
+    if snap is None or not (snap.to_dict() or {}).get("active"):
+        return False
+    snap.reference.update({"active": False, "deactivated_at": datetime.now(UTC)})
+    return True
 
 
 def deactivate_expired(now: datetime | None = None) -> int:
@@ -171,3 +163,50 @@ def deactivate_expired(now: datetime | None = None) -> int:
             snap.reference.update({"active": False, "deactivated_at": now})
             done += 1
     return done
+
+
+_PUBLIC = ("key_id", "customer_id", "name", "scopes", "active", "expires_at", "last_used_at")
+
+
+def _public(data: Mapping[str, Any]) -> dict[str, Any]:
+    """A key's state for listings: never the key, never its digest."""
+    return {**{k: data.get(k) for k in _PUBLIC}, "created_at": data.get("created_at")}
+
+
+def list_keys(customer_id: str | None = None) -> list[dict[str, Any]]:
+    """Keys (optionally of one customer), oldest first, without their digests."""
+    from google.cloud.firestore_v1.base_query import FieldFilter
+
+    query: Any = clients.firestore().collection(COLLECTION)
+    if customer_id is not None:
+        query = query.where(filter=FieldFilter("customer_id", "==", customer_id))
+    rows = [_public(snap.to_dict() or {}) for snap in query.stream()]
+    return sorted(rows, key=lambda r: (str(r["customer_id"]), str(r["created_at"])))
+
+
+def find(key_id: str) -> dict[str, Any] | None:
+    """The key with this id (without its digest), or None."""
+    snap = _by_id(key_id)
+    return None if snap is None else _public(snap.to_dict() or {})
+
+
+def _by_id(key_id: str) -> Any:
+    from google.cloud.firestore_v1.base_query import FieldFilter
+
+    query = (
+        clients.firestore()
+        .collection(COLLECTION)
+        .where(filter=FieldFilter("key_id", "==", key_id))
+        .limit(1)
+    )
+    return next(iter(query.stream()), None)
+
+
+def expire_at(key_id: str, at: datetime) -> bool:
+    """Let an active key expire at ``at`` (rotation grace); False when none or it ends sooner."""
+    snap = _by_id(key_id)
+    data = (snap.to_dict() or {}) if snap is not None else {}
+    if not data.get("active") or (data.get("expires_at") is not None and data["expires_at"] <= at):
+        return False
+    snap.reference.update({"expires_at": at})
+    return True
