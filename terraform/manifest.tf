@@ -77,6 +77,21 @@ locals {
     for b in flatten([for f in local.fragments : try(f.buckets, [])]) : b.key => {
       name   = replace(b.name, "$${project}", var.project_id)
       labels = try(b.labels, {})
+      # Lifecycle by media class (shared/uploads/media_classes.py reads the same entries): GCS
+      # matches only prefixes and suffixes and the class is a middle path segment, so a class
+      # is recognised by its file extensions (both cases). One rule per class and step.
+      media_lifecycle = flatten([
+        for c in try(b.media_classes, []) : [
+          for step in [
+            { storage_class = "NEARLINE", age = try(c.lifecycle.nearline_days, 0), from = ["STANDARD"] },
+            { storage_class = "COLDLINE", age = try(c.lifecycle.coldline_days, 0), from = ["STANDARD", "NEARLINE"] },
+            { storage_class = "ARCHIVE", age = try(c.lifecycle.archive_days, 0), from = ["STANDARD", "NEARLINE", "COLDLINE"] },
+            ] : merge(step, {
+              media_class = c.name
+              suffixes    = sort(distinct(concat([for e in c.extensions : ".${lower(e)}"], [for e in c.extensions : ".${upper(e)}"])))
+          }) if step.age > 0
+        ]
+      ])
     }
   }
 

@@ -85,6 +85,34 @@ def test_resource_names_are_unique_and_references_resolve(tmp_path: Path) -> Non
     assert len([k for k in evaluated if k.startswith("ref:")]) >= 20
 
 
+def test_lifecycle_rules_follow_the_manifest_media_classes(tmp_path: Path) -> None:
+    # the third reader of the one media-class list (naming and detect: tests/unit/shared/uploads)
+    from shared.uploads import detect, media_classes, naming
+
+    evaluated = cc.evaluate_manifest_locals(cc.REPO / "shared", tmp_path)
+    rules = evaluated["buckets"]["uploads"]["media_lifecycle"]
+    by_class: dict[str, list[dict[str, Any]]] = {}
+    for rule in rules:
+        by_class.setdefault(rule["media_class"], []).append(rule)
+    assert tuple(by_class) == naming.MEDIA_CLASSES
+    for media in media_classes.classes():
+        exts = [e for e, c in detect.EXTENSION_CLASSES.items() if c == media.name]
+        want = sorted({f".{e}" for e in exts} | {f".{e.upper()}" for e in exts})
+        steps = {r["storage_class"]: r for r in by_class[media.name]}
+        for rule in steps.values():
+            assert rule["suffixes"] == want, media.name
+        for storage_class in ("NEARLINE", "COLDLINE", "ARCHIVE"):
+            days = media.lifecycle.get(f"{storage_class.lower()}_days", 0)
+            assert steps.get(storage_class, {}).get("age", 0) == days, (media.name, storage_class)
+
+
+def test_storage_lifecycle_reads_the_manifest_not_a_variable() -> None:
+    bucket = cc.resources(cc.parse_terraform(), "google_storage_bucket")["manifest"]
+    dynamic = [d for d in bucket["dynamic"] if "lifecycle_rule" in d]
+    assert dynamic and dynamic[0]["lifecycle_rule"]["for_each"] == "${each.value.media_lifecycle}"
+    assert "media_class_lifecycle" not in (cc.TERRAFORM / "variables.tf").read_text()
+
+
 def _terraform_copy(tmp_path: Path, file: str, old: str, new: str) -> Path:
     root = tmp_path / "tf"
     shutil.copytree(cc.TERRAFORM, root, ignore=shutil.ignore_patterns(".terraform", "build"))
