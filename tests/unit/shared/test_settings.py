@@ -211,8 +211,8 @@ def test_webhook_secrets_stay_out_of_reprs() -> None:
     from shared.webhooks.receiver import ReceiverConfig
     from shared.webhooks.settings import ReceiverSettings
 
-    environ = {"WEBHOOK_SECRET_SHOP": "s3cr3t-value"}
+    environ = {"WEBHOOK_SECRET_GITHUB": "s3cr3t-value"}
     assert "s3cr3t" not in repr(s.load(ReceiverSettings, environ))
     config = ReceiverConfig.from_env(environ)
-    assert config.secrets == {"shop": "s3cr3t-value"}
+    assert config.sources["github"].keys == (b"s3cr3t-value",)
     assert "s3cr3t" not in repr(config)
