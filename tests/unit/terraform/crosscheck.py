@@ -36,7 +36,9 @@ FORBIDDEN_ROLES = {
     "roles/resourcemanager.organizationAdmin",
 }
 # Project-level grants allowed at all (no narrower scope exists, or deployer/planner needs).
-PROJECT_ROLES_FOR_FUNCTIONS = {"roles/bigquery.jobUser"}
+# roles/datastore.user: Firestore has no narrower IAM scope than the database; terraform/
+# firestore.tf conditions the grant to the one database (tests/unit/terraform/test_firestore.py).
+PROJECT_ROLES_FOR_FUNCTIONS = {"roles/bigquery.jobUser", "roles/datastore.user"}
 PUBLIC = ("allUsers", "allAuthenticatedUsers")
 LOOKUPS = {
     "topic": "topics",
