@@ -10,6 +10,7 @@ locals {
     "cloudscheduler.googleapis.com",
     "cloudtasks.googleapis.com",
     "eventarc.googleapis.com",
+    "firestore.googleapis.com",
     "iam.googleapis.com",
     "iamcredentials.googleapis.com",
     "logging.googleapis.com",

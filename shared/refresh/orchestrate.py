@@ -148,5 +148,6 @@ def handle(request: RefreshRequest) -> RunResult:
         [*cfg.notify_urls, *knobs.notify_urls],
         cfg.notify_secret,
         lambda body, attrs: publish(EVENTS_TOPIC, body, attrs),
+        local=settings.is_local,
     )
     return result
