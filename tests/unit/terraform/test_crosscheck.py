@@ -103,6 +103,12 @@ def test_resource_names_are_unique_and_references_resolve(tmp_path: Path) -> Non
         "google_cloudfunctions2_function.function.this",
     } <= names, plan.skipped
     assert len([k for k in evaluated if k.startswith("ref:")]) >= 20
+    # the bootstrap root module too
+    boot, boot_blocks, _ = ex.evaluate(
+        tmp_path / "bootstrap", cc.TERRAFORM / "bootstrap", cc.REPO / "shared"
+    )
+    assert ex.check_names(boot, boot_blocks) + ex.check_refs(boot) == []
+    assert boot["name:google_service_account.deployer"] == ["deployer"]
 
 
 def test_lifecycle_rules_follow_the_manifest_media_classes(tmp_path: Path) -> None:
