@@ -85,7 +85,12 @@ def bigquery_write() -> BigQueryWriteClient:
             )
 
             target = host.split("://", 1)[-1]
-            channel = grpc.insecure_channel(target)
+            # reconnect quickly after a local outage (gRPC's default backoff grows to 120 s)
+            options = [
+                ("grpc.initial_reconnect_backoff_ms", 200),
+                ("grpc.max_reconnect_backoff_ms", 2000),
+            ]
+            channel = grpc.insecure_channel(target, options=options)
             return Client(transport=BigQueryWriteGrpcTransport(channel=channel))
         return Client()
 
