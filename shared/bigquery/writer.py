@@ -54,6 +54,7 @@ Row = tuple[str, Mapping[str, Any]]
 # Below the Write API's 10 MB request limit with room for the request envelope.
 MAX_REQUEST_BYTES = 9_000_000
 DEFAULT_DEADLINE_S = 30.0
+OPEN_TIMEOUT_S = 10.0
 APPEND_RETRY = RetryPolicy(attempts=4, initial_s=0.2, multiplier=2.0, maximum_s=2.0)
 
 
@@ -141,6 +142,7 @@ class DefaultStream:
         self._lock = threading.Lock()
         self._stream: Any = None
         self._generation = 0
+        self.open_timeout_s = OPEN_TIMEOUT_S
 
     def _open(self) -> Any:
         from google.cloud.bigquery_storage_v1 import types, writer
@@ -160,13 +162,37 @@ class DefaultStream:
             proto_rows=types.AppendRowsRequest.ProtoData(rows=types.ProtoRows(serialized_rows=rows))
         )
         with self._lock:
-            if self._stream is None:
+            fresh = self._stream is None
+            if fresh:
                 self._stream = self._open()
                 self._generation += 1
             stream, generation = self._stream, self._generation
-            # send() opens the connection on first use; serialize it with reopening
-            future = stream.send(request)
+            # The first send opens the connection and the library waits for it without a
+            # bound of ours: bound it, so an unreachable BigQuery fails the write in time.
+            future = self._bounded_send(stream, request) if fresh else stream.send(request)
         return _PolledFuture(future), generation
+
+    def _bounded_send(self, stream: Any, request: Any) -> Any:
+        outcome: list[Any] = []
+
+        def send() -> None:
+            try:
+                outcome.append(stream.send(request))
+            except BaseException as exc:
+                outcome.append(exc)
+
+        worker = threading.Thread(target=send, daemon=True, name="bq-write-open")
+        worker.start()
+        worker.join(self.open_timeout_s)
+        if not outcome:
+            self._stream = None
+            with contextlib.suppress(Exception):
+                stream.close()
+            raise TransientError(f"{self.table_id}: Write API stream did not open in time")
+        if isinstance(outcome[0], BaseException):
+            self._stream = None
+            raise outcome[0]
+        return outcome[0]
 
     def reset(self, generation: int) -> None:
         with self._lock:
