@@ -232,7 +232,7 @@ def _bare_write_api(rows: dict[str, list[Row]]) -> float:
         stream, codec = default_stream(table), row_codec(table)
         encoded = [codec.encode(r) for _, r in items]
         for i in range(0, len(encoded), 500):
-            futures.append(stream.append(encoded[i : i + 500])[0])
+            futures.append(stream.append(encoded[i : i + 500], 120.0)[0])
     for future in futures:
         future.result(timeout=120)
     return time.perf_counter() - started

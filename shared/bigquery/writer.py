@@ -55,6 +55,7 @@ Row = tuple[str, Mapping[str, Any]]
 MAX_REQUEST_BYTES = 9_000_000
 DEFAULT_DEADLINE_S = 30.0
 OPEN_TIMEOUT_S = 10.0
+OPEN_COOLDOWN_S = 1.0
 APPEND_RETRY = RetryPolicy(attempts=4, initial_s=0.2, multiplier=2.0, maximum_s=2.0)
 
 
@@ -75,8 +76,9 @@ class AppendFuture(Protocol):
 class Appender(Protocol):
     """Where serialized rows go: one append request per call (our boundary for tests)."""
 
-    def append(self, rows: list[bytes]) -> tuple[AppendFuture, int]:
-        """Send one append; returns its future and the stream generation it went to."""
+    def append(self, rows: list[bytes], timeout: float) -> tuple[AppendFuture, int]:
+        """Send one append (opening the stream within ``timeout`` if needed); returns its
+        future and the stream generation it went to."""
         ...
 
     def reset(self, generation: int) -> None:
@@ -143,6 +145,7 @@ class DefaultStream:
         self._stream: Any = None
         self._generation = 0
         self.open_timeout_s = OPEN_TIMEOUT_S
+        self._open_failed_until = 0.0
 
     def _open(self) -> Any:
         from google.cloud.bigquery_storage_v1 import types, writer
@@ -155,7 +158,7 @@ class DefaultStream:
         )
         return writer.AppendRowsStream(self._client(), template)
 
-    def append(self, rows: list[bytes]) -> tuple[AppendFuture, int]:
+    def append(self, rows: list[bytes], timeout: float) -> tuple[AppendFuture, int]:
         from google.cloud.bigquery_storage_v1 import types
 
         request = types.AppendRowsRequest(
@@ -164,15 +167,21 @@ class DefaultStream:
         with self._lock:
             fresh = self._stream is None
             if fresh:
+                if time.monotonic() < self._open_failed_until:
+                    raise TransientError(f"{self.table_id}: Write API stream unavailable")
                 self._stream = self._open()
                 self._generation += 1
             stream, generation = self._stream, self._generation
             # The first send opens the connection and the library waits for it without a
             # bound of ours: bound it, so an unreachable BigQuery fails the write in time.
-            future = self._bounded_send(stream, request) if fresh else stream.send(request)
+            future = (
+                self._bounded_send(stream, request, min(timeout, self.open_timeout_s))
+                if fresh
+                else stream.send(request)
+            )
         return _PolledFuture(future), generation
 
-    def _bounded_send(self, stream: Any, request: Any) -> Any:
+    def _bounded_send(self, stream: Any, request: Any, timeout: float) -> Any:
         outcome: list[Any] = []
 
         def send() -> None:
@@ -183,27 +192,33 @@ class DefaultStream:
 
         worker = threading.Thread(target=send, daemon=True, name="bq-write-open")
         worker.start()
-        worker.join(self.open_timeout_s)
-        if not outcome:
-            self._stream = None
-            with contextlib.suppress(Exception):
-                stream.close()
-            raise TransientError(f"{self.table_id}: Write API stream did not open in time")
-        if isinstance(outcome[0], BaseException):
-            self._stream = None
+        worker.join(max(0.05, timeout))
+        if outcome and not isinstance(outcome[0], BaseException):
+            return outcome[0]
+        # Failed or still opening: drop the stream and refuse new opens for a moment, so
+        # concurrent writers fail fast instead of queueing behind one open after another.
+        # The library holds its connection lock while opening: close in the background.
+        self._stream = None
+        self._open_failed_until = time.monotonic() + OPEN_COOLDOWN_S
+        threading.Thread(target=_close_quietly, args=(stream,), daemon=True).start()
+        if outcome:
             raise outcome[0]
-        return outcome[0]
+        raise TransientError(f"{self.table_id}: Write API stream did not open in {timeout:.1f}s")
 
     def reset(self, generation: int) -> None:
         with self._lock:
             if generation != self._generation or self._stream is None:
                 return
             stream, self._stream = self._stream, None
-        with contextlib.suppress(Exception):  # already closed or broken: we only drop it
-            stream.close()
+        threading.Thread(target=_close_quietly, args=(stream,), daemon=True).start()
 
     def close(self) -> None:
         self.reset(self._generation)
+
+
+def _close_quietly(stream: Any) -> None:
+    with contextlib.suppress(Exception):  # already closed or broken: we only drop it
+        stream.close()
 
 
 # ----------------------------------------------------------------------------- group commit
@@ -406,7 +421,9 @@ class StorageWriter:
                 self.stats.rows += len(payload)
             generation = -1
             try:
-                future, generation = self._appender.append(payload)
+                future, generation = self._appender.append(
+                    payload, max(0.05, deadline - self._clock())
+                )
                 future.result(timeout=max(0.05, deadline - self._clock()))
                 return
             except Exception as exc:

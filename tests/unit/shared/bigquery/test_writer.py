@@ -60,7 +60,7 @@ class FakeAppender:
         self.gate: threading.Event | None = None
         self.lock = threading.Lock()
 
-    def append(self, rows: list[bytes]) -> tuple[Done, int]:
+    def append(self, rows: list[bytes], timeout: float) -> tuple[Done, int]:
         if self.gate is not None:
             self.gate.wait(5)
         with self.lock:

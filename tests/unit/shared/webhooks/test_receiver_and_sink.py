@@ -97,7 +97,7 @@ class FakeAppend:
         outer = self
 
         class Appender:
-            def append(self, rows: list[bytes]) -> tuple[Any, int]:
+            def append(self, rows: list[bytes], timeout: float) -> tuple[Any, int]:
                 with outer.lock:
                     outer.calls.append((table, len(rows)))
                 return Done(ConnectionError("BigQuery unreachable") if outer.fail else None), 1
