@@ -39,6 +39,7 @@ import datetime as dt
 import decimal
 import hashlib
 import json
+import math
 import re
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -133,10 +134,25 @@ def message_class(schema: Sequence[Mapping[str, Any]], name: str = "Row") -> typ
 
 
 # ----------------------------------------------------------------------------- values
+# BigQuery's TIMESTAMP range, 0001-01-01 00:00:00 to 9999-12-31 23:59:59.999999 UTC. A value
+# outside it must never reach the stream: the local BigQuery ends the whole stream on it.
+_MIN_MICROS = -62_135_596_800_000_000
+_MAX_MICROS = 253_402_300_799_999_999
+
+
 def timestamp_micros(value: Any) -> int:
+    micros = _micros(value)
+    if not _MIN_MICROS <= micros <= _MAX_MICROS:
+        raise RowEncodingError(f"{value!r} is outside BigQuery's TIMESTAMP range")
+    return micros
+
+
+def _micros(value: Any) -> int:
     if isinstance(value, bool):
         raise RowEncodingError(f"boolean {value!r} is not a TIMESTAMP")
     if isinstance(value, int | float):
+        if not math.isfinite(value):
+            raise RowEncodingError(f"{value!r} is not a TIMESTAMP")
         return round(value * 1_000_000)
     if isinstance(value, str):
         try:

@@ -34,6 +34,7 @@ a failure; the library re-sends the writer schema with the first request of each
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import threading
 import time
@@ -146,6 +147,7 @@ class DefaultStream:
         self._generation = 0
         self.open_timeout_s = OPEN_TIMEOUT_S
         self._open_failed_until = 0.0
+        self._sender: concurrent.futures.ThreadPoolExecutor | None = None
 
     def _open(self) -> Any:
         from google.cloud.bigquery_storage_v1 import types, writer
@@ -165,51 +167,46 @@ class DefaultStream:
             proto_rows=types.AppendRowsRequest.ProtoData(rows=types.ProtoRows(serialized_rows=rows))
         )
         with self._lock:
-            fresh = self._stream is None
-            if fresh:
+            if self._stream is None:
                 if time.monotonic() < self._open_failed_until:
                     raise TransientError(f"{self.table_id}: Write API stream unavailable")
                 self._stream = self._open()
+                self._sender = concurrent.futures.ThreadPoolExecutor(1, "bq-write-send")
                 self._generation += 1
             stream, generation = self._stream, self._generation
-            # The first send opens the connection and the library waits for it without a
-            # bound of ours: bound it, so an unreachable BigQuery fails the write in time.
-            future = (
-                self._bounded_send(stream, request, min(timeout, self.open_timeout_s))
-                if fresh
-                else stream.send(request)
-            )
+            future = self._bounded_send(stream, request, min(timeout, self.open_timeout_s))
         return _PolledFuture(future), generation
 
     def _bounded_send(self, stream: Any, request: Any, timeout: float) -> Any:
-        outcome: list[Any] = []
-
-        def send() -> None:
-            try:
-                outcome.append(stream.send(request))
-            except BaseException as exc:
-                outcome.append(exc)
-
-        worker = threading.Thread(target=send, daemon=True, name="bq-write-open")
-        worker.start()
-        worker.join(max(0.05, timeout))
-        if outcome and not isinstance(outcome[0], BaseException):
-            return outcome[0]
-        # Failed or still opening: drop the stream and refuse new opens for a moment, so
-        # concurrent writers fail fast instead of queueing behind one open after another.
-        # The library holds its connection lock while opening: close in the background.
-        self._stream = None
-        self._open_failed_until = time.monotonic() + OPEN_COOLDOWN_S
-        threading.Thread(target=_close_quietly, args=(stream,), daemon=True).start()
-        if outcome:
-            raise outcome[0]
-        raise TransientError(f"{self.table_id}: Write API stream did not open in {timeout:.1f}s")
+        """``stream.send`` with a bound: a send opens the connection when the library's is
+        down (first use, or after the library renewed a broken one), and the library waits
+        for that open up to 10 minutes holding its own lock. Sends run on one helper thread
+        per stream, so the caller can give up in time."""
+        assert self._sender is not None
+        pending = self._sender.submit(stream.send, request)
+        try:
+            return pending.result(timeout=max(0.05, timeout))
+        except BaseException as exc:
+            # Failed or still opening: drop the stream (its helper thread ends when the open
+            # does) and refuse new opens for a moment, so concurrent writers fail fast instead
+            # of queueing behind one open after another.
+            self._stream = None
+            self._sender.shutdown(wait=False)
+            self._open_failed_until = time.monotonic() + OPEN_COOLDOWN_S
+            threading.Thread(target=_close_quietly, args=(stream,), daemon=True).start()
+            if isinstance(exc, concurrent.futures.TimeoutError):
+                raise TransientError(
+                    f"{self.table_id}: Write API stream did not open in {timeout:.1f}s"
+                ) from None
+            raise
 
     def reset(self, generation: int) -> None:
         with self._lock:
             if generation != self._generation or self._stream is None:
                 return
             stream, self._stream = self._stream, None
+            if self._sender is not None:
+                self._sender.shutdown(wait=False)
         threading.Thread(target=_close_quietly, args=(stream,), daemon=True).start()
 
     def close(self) -> None:

@@ -137,6 +137,12 @@ def test_timestamps(value: Any, micros: int) -> None:
     assert timestamp_micros(value) == micros
 
 
+@pytest.mark.parametrize("value", [1e12, -1e12, float("nan"), float("inf"), True, "yesterday"])
+def test_timestamps_outside_bigquery_range_are_refused(value: Any) -> None:
+    with pytest.raises(RowEncodingError):
+        timestamp_micros(value)
+
+
 def test_dates() -> None:
     assert date_days("1970-01-02") == 1
     assert date_days(dt.date(1969, 12, 31)) == -1
