@@ -11,7 +11,7 @@ PIP_FLAGS := --quiet --disable-pip-version-check
 DEMO ?= stay
 PYTEST_ARGS ?=
 
-.PHONY: help setup test-setup run test lint typecheck unit integration bench clean
+.PHONY: help setup test-setup chromium-setup run test lint typecheck unit integration bench clean
 
 help:
 	@echo "make run            start the local stack, play the demo, stay up (DEMO=once exits after the report)"
@@ -45,7 +45,16 @@ $(BQ_VENV)/.stamp: devstack/bigquery-emulator-requirements.txt devstack/bigquery
 
 setup: $(VENV)/.stamp $(VENV)/bin/plumb $(BQ_VENV)/.stamp
 
-test-setup: setup .venv-checkov/.stamp
+# The console's browser test drives Debian's chromium headless: installed here when missing
+# (as root or with password-less sudo); elsewhere the test says how (and fails in CI).
+chromium-setup:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; elif sudo -n true 2>/dev/null; then SUDO="sudo -n"; \
+	  else echo "chromium missing and no root: apt-get install chromium (the browser test needs it)"; exit 0; fi; \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null 2>&1 || \
+	  { $$SUDO apt-get update -q >/dev/null && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; }; }
+
+test-setup: setup .venv-checkov/.stamp chromium-setup
 
 run: setup
 	$(PY) -m devstack.run --demo $(DEMO)

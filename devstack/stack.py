@@ -188,6 +188,8 @@ class LocalStack:
         self.buckets: dict[str, str] = {}
         self.env: dict[str, str] = {}
         self._clients: dict[str, Any] = {}
+        # endpoints added after start (e.g. the console URL), written to stack.json too
+        self.extra_endpoints: dict[str, Any] = {}
         self.strict_enabled = strict_enabled() if strict is None else strict
         self.strict_config = dict(strict_config or {})
         self.strict: StrictControl | None = None
@@ -452,6 +454,7 @@ class LocalStack:
             "schedules": {s["name"]: s["cron"] for s in self.manifest["schedules"]},
             "logs": str(self.log_dir),
             "pids": {name: p.pid for name, p in self.processes.items()},
+            **self.extra_endpoints,
         }
 
     def write_endpoints(self) -> None:

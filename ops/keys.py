@@ -1,17 +1,16 @@
-"""``plumb keys create|list|revoke|rotate`` for both HTTP APIs.
+"""``plumb keys create|list|revoke|rotate`` for both HTTP APIs, through :mod:`shared.api_keys`.
 
-- ``quota`` keys (``customers.customer_api_keys``) belong to one customer and open the
-  admission API (``/runs/start`` ...) for that customer only;
-- ``refresh`` keys (``ops.refresh_api_keys``) carry a role (viewer, operator) for the refresh
-  API (``/status``, ``/history``, ``/trigger``).
+- ``quota`` keys belong to one customer and carry scope ``runs``: they open the admission API
+  (``/runs/start`` ...) for that customer only;
+- ``refresh`` keys belong to the platform and carry ``refresh:read`` (role viewer) or also
+  ``refresh:write`` (role operator) for the refresh API (``/status``, ``/history``, ``/trigger``).
 
-Only a SHA-256 digest is stored; the key itself is printed once, by ``create``/``rotate``.
-Revocation and rotation are DML on tables that are never streamed into.
+Only a SHA-256 digest is stored (Firestore ``api_keys``); the key itself is printed once, by
+``create``/``rotate``.
 """
 
 from __future__ import annotations
 
-import secrets
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -19,30 +18,38 @@ import click
 
 from ops import bq
 from ops.app import FailedError, RefusedError, State, json_option, table, translate_errors
+from shared import api_keys
 
 APIS = ("quota", "refresh")
 REFRESH_ROLES = ("viewer", "operator")
-REFRESH_PREFIX = "rk_"
+PLATFORM = "platform"
+"""The owner of refresh keys (they act on the platform, not on one customer)."""
+_ROLE_SCOPES = {"viewer": ["refresh:read"], "operator": ["refresh:read", "refresh:write"]}
 
 
 def _expiry(days: int | None) -> datetime | None:
     return datetime.now(UTC) + timedelta(days=days) if days else None
 
 
+def _api(row: dict[str, Any]) -> dict[str, Any]:
+    scopes = list(row.get("scopes") or ())
+    if any(s.startswith("refresh:") for s in scopes):
+        role = "operator" if "refresh:write" in scopes else "viewer"
+        return {"api": "refresh", "role": role, **row}
+    return {"api": "quota", **row}
+
+
 # ------------------------------------------------------------------ quota (admission) keys
 def create_quota_key(
     customer_id: str, name: str, scopes: tuple[str, ...], expires_at: datetime | None
 ) -> dict[str, Any]:
-    from shared.quotas import api_keys
-
     known = bq.query(
         f"SELECT COUNT(*) AS n FROM {bq.t('customer_profiles')} WHERE customer_id = @c",
         {"c": customer_id},
     )
     if not known or not known[0]["n"]:
         raise FailedError(f"no customer {customer_id!r}: create it first (plumb customers create)")
-    key = api_keys.create_key(customer_id, name, scopes, expires_at)
-    key_id = key[len(api_keys.PREFIX) :].split("_", 1)[0]
+    key_id, key = api_keys.create_key(customer_id, scopes, name=name, expires_at=expires_at)
     return {
         "api": "quota",
         "key_id": key_id,
@@ -55,32 +62,14 @@ def create_quota_key(
 
 
 def quota_keys(customer_id: str | None = None) -> list[dict[str, Any]]:
-    rows = bq.query(
-        f"""SELECT key_id, customer_id, name, scopes, active, expires_at, last_used_at, created_at
-FROM {bq.t("customer_api_keys")}
-WHERE (@c IS NULL OR customer_id = @c) ORDER BY customer_id, created_at""",
-        {"c": customer_id},
-    )
-    return [{"api": "quota", **r} for r in rows]
+    rows = [_api(r) for r in api_keys.list_keys(customer_id)]
+    return [r for r in rows if r["api"] == "quota"]
 
 
 # ------------------------------------------------------------------ refresh API keys
 def create_refresh_key(role: str, description: str, expires_at: datetime | None) -> dict[str, Any]:
-    from shared.refresh.api import key_hash
-
-    key_id = secrets.token_hex(8)
-    key = f"{REFRESH_PREFIX}{key_id}_{secrets.token_urlsafe(32)}"
-    bq.dml(
-        f"INSERT INTO {bq.t('refresh_api_keys')} (key_id, key_sha256, role, active, expires_at, "
-        "created_at, description) VALUES (@key_id, @digest, @role, TRUE, @expires, @now, @d)",
-        {
-            "key_id": key_id,
-            "digest": key_hash(key),
-            "role": role,
-            "expires": expires_at,
-            "now": datetime.now(UTC),
-            "d": description,
-        },
+    key_id, key = api_keys.create_key(
+        PLATFORM, _ROLE_SCOPES[role], name=description, expires_at=expires_at
     )
     return {
         "api": "refresh",
@@ -93,58 +82,24 @@ def create_refresh_key(role: str, description: str, expires_at: datetime | None)
 
 
 def refresh_keys() -> list[dict[str, Any]]:
-    rows = bq.query(
-        f"SELECT key_id, role, description AS name, active, expires_at, created_at "
-        f"FROM {bq.t('refresh_api_keys')} ORDER BY created_at"
-    )
-    return [{"api": "refresh", **r} for r in rows]
+    rows = [_api(r) for r in api_keys.list_keys(PLATFORM)]
+    return [r for r in rows if r["api"] == "refresh"]
 
 
 # ------------------------------------------------------------------ shared
 def find_key(key_id: str) -> dict[str, Any]:
-    """The key with this id in either API's table (exit 1 when none)."""
-    quota = bq.query(
-        f"SELECT key_id, customer_id, name, scopes, active, expires_at "
-        f"FROM {bq.t('customer_api_keys')} WHERE key_id = @k",
-        {"k": key_id},
-    )
-    if quota:
-        return {"api": "quota", **quota[0]}
-    refresh = bq.query(
-        f"SELECT key_id, role, description AS name, active, expires_at "
-        f"FROM {bq.t('refresh_api_keys')} WHERE key_id = @k",
-        {"k": key_id},
-    )
-    if refresh:
-        return {"api": "refresh", **refresh[0]}
-    raise FailedError(f"no API key with id {key_id!r}")
+    """The key with this id, for either API (exit 1 when none)."""
+    found = api_keys.find(key_id)
+    if found is None:
+        raise FailedError(f"no API key with id {key_id!r}")
+    return _api(found)
 
 
 def revoke_key(found: dict[str, Any], at: datetime | None = None) -> int:
-    """Deactivate now, or (``at`` in the future) let it expire then; returns rows changed."""
-    now = datetime.now(UTC)
-    if found["api"] == "quota":
-        if at is None:
-            return bq.dml(
-                f"UPDATE {bq.t('customer_api_keys')} SET active = FALSE, deactivated_at = @now "
-                "WHERE key_id = @k AND active",
-                {"k": found["key_id"], "now": now},
-            )
-        return bq.dml(
-            f"UPDATE {bq.t('customer_api_keys')} SET expires_at = @at "
-            "WHERE key_id = @k AND active AND (expires_at IS NULL OR expires_at > @at)",
-            {"k": found["key_id"], "at": at},
-        )
+    """Deactivate now, or (``at`` in the future) let it expire then; returns keys changed."""
     if at is None:
-        return bq.dml(
-            f"UPDATE {bq.t('refresh_api_keys')} SET active = FALSE WHERE key_id = @k AND active",
-            {"k": found["key_id"]},
-        )
-    return bq.dml(
-        f"UPDATE {bq.t('refresh_api_keys')} SET expires_at = @at "
-        "WHERE key_id = @k AND active AND (expires_at IS NULL OR expires_at > @at)",
-        {"k": found["key_id"], "at": at},
-    )
+        return int(api_keys.deactivate(found["key_id"]))
+    return int(api_keys.expire_at(found["key_id"], at))
 
 
 def _show_key(created: dict[str, Any]) -> None:

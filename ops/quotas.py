@@ -17,7 +17,24 @@ def quotas() -> None:
 
 
 def usage_rows(customer_id: str | None = None) -> list[dict[str, Any]]:
-    """Every customer with an active subscription and today's use of it (0 when idle)."""
+    """Every customer with an active subscription and today's use of it (0 when idle).
+
+    Runs admitted and leases held are the live state (Firestore); limits and alert flags come
+    from the BigQuery record, which the lease sweep rebuilds every 5 minutes.
+    """
+    from shared.quotas import admission
+
+    rows = _record_rows(customer_id)
+    for row in rows:
+        live = admission.usage(row["customer_id"])
+        limit = row.get("daily_limit") or 0
+        row["pipelines_run"] = live["admitted"]
+        row["running"] = len(live["leases"])
+        row["percent_of_daily_limit"] = round(100 * live["admitted"] / limit, 1) if limit else 0
+    return rows
+
+
+def _record_rows(customer_id: str | None) -> list[dict[str, Any]]:
     return bq.query(
         f"""SELECT p.customer_id, p.status, p.plan,
   IFNULL(u.pipelines_run, 0) AS pipelines_run,

@@ -1,8 +1,12 @@
-"""Shop (Shopify style) webhooks: orders and refunds.
+"""Shopify webhooks (Admin API payloads as Shopify documents them): orders and refunds.
 
-The event type comes from the ``event_type`` attribute (the provider's topic header, e.g.
-``orders/create``) and the event id from ``event_id`` (its webhook-id header): the body has
-neither. Prices are decimal strings in the shop currency; times carry the shop's UTC offset.
+The event type comes from the ``event_type`` attribute (the receiver takes it from the
+``X-Shopify-Topic`` header, e.g. ``orders/create``); the body has no type and no event id, so
+the dedup key is the content hash with the topic (two topics of one order stay two events).
+``X-Shopify-Topic`` is not signed by Shopify: each handler requires the fields its topic
+implies (``cancelled_at`` for orders/cancelled, ``order_id`` and transactions for refunds), so
+a replay with a changed topic is dead-lettered rather than typed. Prices are decimal strings
+in the shop currency; times carry the shop's UTC offset.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from typing import Any
 from shared.webhooks import normalize as n
 from shared.webhooks.rows import Context, TypedRow, platform_event
 
-SOURCE = "shop"
+SOURCE = "shopify"
 
 
 def provider_event_id(payload: dict[str, Any]) -> str | None:
