@@ -151,6 +151,7 @@ locals {
         storage_read   = try(f.access.storage_read, [])
         publish        = distinct(concat(try(f.access.publish, []), try(f.publishes, [])))
         kms            = try(f.access.kms, false)
+        firestore      = try(f.access.firestore, false)
       }
     }
   }

@@ -28,6 +28,12 @@ variable "bigquery_location" {
   default     = "EU"
 }
 
+variable "firestore_location" {
+  description = "Location of the Firestore database (quota state, API keys); eur3 = EU multi-region."
+  type        = string
+  default     = "eur3"
+}
+
 variable "log_level" {
   description = "LOG_LEVEL of every function (DEBUG, INFO, WARNING, ERROR)."
   type        = string

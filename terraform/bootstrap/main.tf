@@ -23,6 +23,7 @@ locals {
     "roles/cloudkms.admin",
     "roles/cloudscheduler.admin",
     "roles/cloudtasks.admin",
+    "roles/datastore.owner",
     "roles/eventarc.admin",
     "roles/iam.serviceAccountAdmin",
     "roles/logging.configWriter",
@@ -36,9 +37,11 @@ locals {
 
   # Exactly the roles the main configuration grants with google_project_iam_member (a test
   # compares the two lists): BigQuery job creation for the functions, Eventarc event receiving,
-  # the Cloud Storage agent publishing object events, the build identity writing its logs.
+  # the Cloud Storage agent publishing object events, the build identity writing its logs,
+  # Firestore use (conditioned to the one database) for the functions that declare it.
   deployer_grantable_roles = [
     "roles/bigquery.jobUser",
+    "roles/datastore.user",
     "roles/eventarc.eventReceiver",
     "roles/logging.logWriter",
     "roles/pubsub.publisher",

@@ -36,7 +36,9 @@ FORBIDDEN_ROLES = {
     "roles/resourcemanager.organizationAdmin",
 }
 # Project-level grants allowed at all (no narrower scope exists, or deployer/planner needs).
-PROJECT_ROLES_FOR_FUNCTIONS = {"roles/bigquery.jobUser"}
+# roles/datastore.user: Firestore has no narrower IAM scope than the database; terraform/
+# firestore.tf conditions the grant to the one database (tests/unit/terraform/test_firestore.py).
+PROJECT_ROLES_FOR_FUNCTIONS = {"roles/bigquery.jobUser", "roles/datastore.user"}
 PUBLIC = ("allUsers", "allAuthenticatedUsers")
 LOOKUPS = {
     "topic": "topics",
@@ -578,4 +580,48 @@ def check_dataset_access(parsed: dict[str, dict[str, Any]]) -> list[str]:
     ):
         for name in resources(parsed, kind):
             problems.append(f"{kind}.{name} fights the dataset access blocks")
+    return problems
+
+
+# ------------------------------------------------------------------ secrets
+def secret_settings(repo: Path) -> tuple[set[str], set[str]]:
+    """Names read with ``env(NAME, ..., secret=True)`` and prefixes of ``env_prefix(P, secret=True)``
+    anywhere under shared/ (the settings mechanism of shared/settings.py)."""
+    names: set[str] = set()
+    prefixes: set[str] = set()
+    for path in sorted((repo / "shared").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)):
+                continue
+            if node.func.id not in ("env", "env_prefix") or not node.args:
+                continue
+            first = node.args[0]
+            secret = any(
+                k.arg == "secret" and isinstance(k.value, ast.Constant) and k.value.value is True
+                for k in node.keywords
+            )
+            if secret and isinstance(first, ast.Constant) and isinstance(first.value, str):
+                (names if node.func.id == "env" else prefixes).add(first.value)
+    return names, prefixes
+
+
+def check_secrets(repo: Path, manifest: Manifest, evaluated: dict[str, Any] | None) -> list[str]:
+    """Secrets travel only through Secret Manager: never as a plain env value, always declared
+    in the function's ``secrets`` (mounted per function), with a local value for the stack, and
+    every one Terraform mounts is a secret Terraform creates."""
+    problems: list[str] = []
+    names, prefixes = secret_settings(repo)
+    for fn in manifest["functions"]:
+        for var in fn.get("env", {}):
+            if var in names or any(var.startswith(p) for p in prefixes):
+                problems.append(f"function {fn['name']}: secret {var} set as a plain env value")
+        for var in fn.get("secrets", []):
+            if var not in fn.get("local_env", {}):
+                problems.append(f"function {fn['name']}: secret {var} has no local_env value")
+    if evaluated is not None:
+        created = set(evaluated["secrets"].values())
+        for name, fn in evaluated["functions"].items():
+            for var, secret_id in fn["secrets"].items():
+                if secret_id not in created:
+                    problems.append(f"function {name}: mounts {var} from missing secret {secret_id}")
     return problems
