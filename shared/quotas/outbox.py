@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import defaultdict
 from datetime import UTC, datetime
 from typing import Any
@@ -27,6 +28,8 @@ logger = logging.getLogger("shared.quotas.outbox")
 EVENTS = "quota_usage_events"
 ALERT_LOG = "quota_alert_log"
 DRAIN_PAGE = 500
+DRAIN_DELAY_S = 1.0
+"""Rows committed within this delay are drained together (fewer, larger inserts)."""
 
 _drain_lock = threading.Lock()
 _drain_wanted = threading.Event()
@@ -87,6 +90,7 @@ def drain_soon() -> None:
 def _drain_loop() -> None:
     try:
         while _drain_wanted.is_set():
+            time.sleep(DRAIN_DELAY_S)
             _drain_wanted.clear()
             try:
                 drain()

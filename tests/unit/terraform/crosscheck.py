@@ -581,3 +581,66 @@ def check_dataset_access(parsed: dict[str, dict[str, Any]]) -> list[str]:
         for name in resources(parsed, kind):
             problems.append(f"{kind}.{name} fights the dataset access blocks")
     return problems
+
+
+# ------------------------------------------------------------------ secrets
+def secret_settings(repo: Path) -> tuple[set[str], set[str]]:
+    """Names read with ``env(NAME, ..., secret=True)`` and prefixes of ``env_prefix(P, secret=True)``
+    anywhere under shared/ (the settings mechanism of shared/settings.py)."""
+    names: set[str] = set()
+    prefixes: set[str] = set()
+    for path in sorted((repo / "shared").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)):
+                continue
+            if node.func.id not in ("env", "env_prefix") or not node.args:
+                continue
+            first = node.args[0]
+            secret = any(
+                k.arg == "secret" and isinstance(k.value, ast.Constant) and k.value.value is True
+                for k in node.keywords
+            )
+            if secret and isinstance(first, ast.Constant) and isinstance(first.value, str):
+                (names if node.func.id == "env" else prefixes).add(first.value)
+    return names, prefixes
+
+
+def check_secrets(repo: Path, manifest: Manifest, evaluated: dict[str, Any] | None) -> list[str]:
+    """Secrets travel only through Secret Manager: never as a plain env value, always declared
+    in the function's ``secrets`` (mounted per function), with a local value for the stack, and
+    every one Terraform mounts is a secret Terraform creates."""
+    problems: list[str] = []
+    names, prefixes = secret_settings(repo)
+    for fn in manifest["functions"]:
+        for var in fn.get("env", {}):
+            if var in names or any(var.startswith(p) for p in prefixes):
+                problems.append(f"function {fn['name']}: secret {var} set as a plain env value")
+        for var in fn.get("secrets", []):
+            if var not in fn.get("local_env", {}):
+                problems.append(f"function {fn['name']}: secret {var} has no local_env value")
+    if evaluated is not None:
+        created = set(evaluated["secrets"].values())
+        for name, fn in evaluated["functions"].items():
+            for var, secret_id in fn["secrets"].items():
+                if secret_id not in created:
+                    problems.append(f"function {name}: mounts {var} from missing secret {secret_id}")
+    return problems
+
+
+# Resource types that exist only in the google-beta provider (a `google` provider plan fails
+# with "provider does not support resource type"). This configuration declares no google-beta.
+BETA_ONLY = {"google_project_service_identity"}
+
+
+def check_provider_types(parsed: dict[str, dict[str, Any]]) -> list[str]:
+    problems: list[str] = []
+    for doc_name, doc in parsed.items():
+        for block in doc.get("resource", []):
+            for kind, items in block.items():
+                for name, body in items.items():
+                    provider = str(body.get("provider", "google"))
+                    if kind in BETA_ONLY and "google-beta" not in provider:
+                        problems.append(
+                            f"{doc_name}: {kind}.{name} exists only in the google-beta provider"
+                        )
+    return problems

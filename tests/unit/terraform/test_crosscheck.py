@@ -64,8 +64,38 @@ def test_real_repository_is_consistent(tmp_path: Path) -> None:
         + cc.check_evaluated(evaluated, manifest())
         + cc.check_ci_identities(parsed)
         + cc.check_dataset_access(parsed)
+        + cc.check_secrets(cc.REPO, manifest(), evaluated)
+        + cc.check_provider_types(parsed)
     )
     assert problems == []
+
+
+def test_beta_only_resource_fails() -> None:
+    parsed = _parsed_with(
+        "apis.tf",
+        "locals {",
+        'resource "google_project_service_identity" "pubsub" {\n  service = "pubsub.googleapis.com"\n}\n\nlocals {',
+    )
+    assert any("google-beta" in p for p in cc.check_provider_types(parsed))
+
+
+def test_secret_in_plain_env_fails(product: Path, tmp_path: Path) -> None:
+    names, prefixes = cc.secret_settings(cc.REPO)
+    assert {"REFRESH_NOTIFY_SECRET", "REFRESH_NOTIFY_URLS"} <= names
+    assert "WEBHOOK_SECRET_" in prefixes
+    fragment = _fragment(product)
+    fragment["functions"][0]["env"]["REFRESH_NOTIFY_URLS"] = "https://hooks.example/t0ken"
+    fragment["functions"][0]["env"]["WEBHOOK_SECRET_SHOP"] = "plain"
+    del fragment["functions"][0]["local_env"]["THUMB_SIGNING_KEY"]
+    _write(product, fragment)
+    m = load(product / "shared" / "resources")
+    evaluated = cc.evaluate_manifest_locals(product / "shared", tmp_path)
+    evaluated["secrets"] = {}
+    problems = cc.check_secrets(cc.REPO, m, evaluated)
+    assert any("secret REFRESH_NOTIFY_URLS set as a plain env value" in p for p in problems)
+    assert any("secret WEBHOOK_SECRET_SHOP set as a plain env value" in p for p in problems)
+    assert any("THUMB_SIGNING_KEY has no local_env value" in p for p in problems)
+    assert any("from missing secret thumb-signing-key" in p for p in problems)
 
 
 def test_resource_names_are_unique_and_references_resolve(tmp_path: Path) -> None:
@@ -83,6 +113,12 @@ def test_resource_names_are_unique_and_references_resolve(tmp_path: Path) -> Non
         "google_cloudfunctions2_function.function.this",
     } <= names, plan.skipped
     assert len([k for k in evaluated if k.startswith("ref:")]) >= 20
+    # the bootstrap root module too
+    boot, boot_blocks, _ = ex.evaluate(
+        tmp_path / "bootstrap", cc.TERRAFORM / "bootstrap", cc.REPO / "shared"
+    )
+    assert ex.check_names(boot, boot_blocks) + ex.check_refs(boot) == []
+    assert boot["name:google_service_account.deployer"] == ["deployer"]
 
 
 def test_lifecycle_rules_follow_the_manifest_media_classes(tmp_path: Path) -> None:

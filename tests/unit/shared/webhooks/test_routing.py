@@ -269,3 +269,9 @@ def test_messages_forwarded_by_the_dead_letter_policy_become_dead_letters(
         ingest(message(body, attrs), _FailingSink(exc), NOW)  # type: ignore[arg-type]
     if expected is PermanentError:
         assert info.value.reason == "delivery_attempts_exhausted"  # type: ignore[attr-defined]
+
+
+def test_unicode_digit_counts_are_validation_errors() -> None:
+    with pytest.raises(n.ValidationError):
+        n.count("\u00b2", "clicks")  # isdigit() is True, int() would raise
+    assert n.count("42", "clicks") == 42
