@@ -243,15 +243,9 @@ class _State:
             "leases": store.leases_ref(customer_id),
             "day": store.day_ref(customer_id, self.day),
         }
-        self.marker_refs = {
-            threshold: store.alert_ref(
-                alerts.alert_id(customer_id, self.day.isoformat(), alerts.DAILY, threshold)
-            )
-            for threshold in alerts.DAILY_THRESHOLDS
-        }
-        snaps = store.read([*self.refs.values(), *self.marker_refs.values()])
+        snaps = store.read(self.refs.values())
         self.snaps = {name: snaps[ref.path] for name, ref in self.refs.items()}
-        self.markers_present = {t for t, ref in self.marker_refs.items() if snaps[ref.path].exists}
+        self._markers_present: set[str] | None = None  # read only when a threshold is crossed
         self.profile = store.plain(self.snaps["customer"].to_dict())
         self.leases: dict[str, dict[str, Any]] = {
             k: dict(v)
@@ -381,6 +375,20 @@ class _State:
         self.crossed(before)
         return self.result(True, "admitted", op.run_id, lease_expires_at=expires)
 
+    def marker_ref(self, threshold: str) -> Any:
+        return store.alert_ref(
+            alerts.alert_id(self.customer_id, self.day.isoformat(), alerts.DAILY, threshold)
+        )
+
+    def markers_present(self) -> set[str]:
+        """Daily markers that exist already (a limit lowered mid-day may cross a threshold
+        twice: the marker read keeps the alert at one)."""
+        if self._markers_present is None:
+            refs = {t: self.marker_ref(t) for t in alerts.DAILY_THRESHOLDS}
+            snaps = store.read(refs.values())
+            self._markers_present = {t for t, ref in refs.items() if snaps[ref.path].exists}
+        return self._markers_present
+
     def crossed(self, before: int) -> None:
         for alert in alerts.crossed(
             self.customer_id,
@@ -390,8 +398,9 @@ class _State:
             self.daily_limit,
             self.day.isoformat(),
         ):
-            if alert.threshold not in self.markers_present:
-                self.markers_present.add(alert.threshold)
+            present = self.markers_present()
+            if alert.threshold not in present:
+                present.add(alert.threshold)
                 self.due.append(alert)
 
     def heartbeat(self, op: _Op) -> bool:
@@ -451,7 +460,7 @@ class _State:
                 },
             )
         for alert in self.due:
-            plan.create(self.marker_refs[alert.threshold], alerts.marker(alert, self.now))
+            plan.create(self.marker_ref(alert.threshold), alerts.marker(alert, self.now))
         for event in self.events:
             plan.create(store.outbox_ref(event["event_id"]), outbox.entry(outbox.EVENTS, event))
         return plan

@@ -15,7 +15,6 @@ from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from shared import bigquery as bq
-from shared.errors import PermanentError
 from shared.refresh.definitions import Definition
 from shared.refresh.ports import (
     AuditRow,
@@ -27,10 +26,11 @@ from shared.refresh.ports import (
     Row,
 )
 from shared.resources import manifest, table_id
-from shared.retry import call_with_retry
 
 if TYPE_CHECKING:
     from google.cloud import bigquery
+
+    from shared.bigquery.writer import StorageWriter
 
 
 def fq(project: str, name: str) -> str:
@@ -53,6 +53,7 @@ class Store:
     @property
     def project(self) -> str:
         return self._project
+        self._audit_writer: StorageWriter | None = None
 
     # ------------------------------------------------------------------ queries
     def query(
@@ -262,19 +263,13 @@ WHEN NOT MATCHED THEN INSERT (table_name, partition_through, run_id, updated_at)
 
     # ------------------------------------------------------------------ audit
     def audit(self, rows: Sequence[AuditRow]) -> None:
-        """Stream audit rows; insertId = run/table/attempt/status (dedup at read anyway).
+        """Append audit rows (Storage Write API); key = run/table/attempt/status, and the
+        ``refresh_runs_current`` view deduplicates at read, so a retried append is harmless."""
+        from shared.bigquery.writer import table_writer
 
-        Rows BigQuery rejects (schema) are a permanent error; transport errors are retried.
-        """
-        payload = [r.to_json() for r in rows]
-        ids = [r.insert_id() for r in rows]
-
-        def once() -> None:
-            errors = self.client.insert_rows_json(self.t("refresh_runs"), payload, row_ids=ids)
-            if errors:
-                raise PermanentError("audit_rejected", f"refresh_runs rejected: {errors[:3]}")
-
-        call_with_retry(once, bq.DML_RETRY)
+        if self._audit_writer is None:
+            self._audit_writer = table_writer("refresh_runs", max_wait_s=0.005)
+        self._audit_writer.write([(r.insert_id(), r.to_json()) for r in rows])
 
     def run_rows(self, run_id: str) -> list[PriorAttempt]:
         rows, _ = self.query(

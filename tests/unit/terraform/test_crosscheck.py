@@ -65,8 +65,18 @@ def test_real_repository_is_consistent(tmp_path: Path) -> None:
         + cc.check_ci_identities(parsed)
         + cc.check_dataset_access(parsed)
         + cc.check_secrets(cc.REPO, manifest(), evaluated)
+        + cc.check_provider_types(parsed)
     )
     assert problems == []
+
+
+def test_beta_only_resource_fails() -> None:
+    parsed = _parsed_with(
+        "apis.tf",
+        "locals {",
+        'resource "google_project_service_identity" "pubsub" {\n  service = "pubsub.googleapis.com"\n}\n\nlocals {',
+    )
+    assert any("google-beta" in p for p in cc.check_provider_types(parsed))
 
 
 def test_secret_in_plain_env_fails(product: Path, tmp_path: Path) -> None:
@@ -103,6 +113,12 @@ def test_resource_names_are_unique_and_references_resolve(tmp_path: Path) -> Non
         "google_cloudfunctions2_function.function.this",
     } <= names, plan.skipped
     assert len([k for k in evaluated if k.startswith("ref:")]) >= 20
+    # the bootstrap root module too
+    boot, boot_blocks, _ = ex.evaluate(
+        tmp_path / "bootstrap", cc.TERRAFORM / "bootstrap", cc.REPO / "shared"
+    )
+    assert ex.check_names(boot, boot_blocks) + ex.check_refs(boot) == []
+    assert boot["name:google_service_account.deployer"] == ["deployer"]
 
 
 def test_lifecycle_rules_follow_the_manifest_media_classes(tmp_path: Path) -> None:
