@@ -49,11 +49,11 @@ class Store:
     def __init__(self, client: bigquery.Client, project: str) -> None:
         self.client = client
         self._project = project
+        self._audit_writer: StorageWriter | None = None
 
     @property
     def project(self) -> str:
         return self._project
-        self._audit_writer: StorageWriter | None = None
 
     # ------------------------------------------------------------------ queries
     def query(
