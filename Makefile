@@ -12,7 +12,7 @@ DEMO ?= stay
 PYTEST_ARGS ?=
 SOAK_RUNS ?= 10
 
-.PHONY: help setup test-setup run test lint typecheck unit integration bench soak clean
+.PHONY: help setup test-setup chromium-setup run test lint typecheck unit integration bench soak clean
 
 help:
 	@echo "make run            start the local stack, play the demo, stay up (DEMO=once exits after the report)"
@@ -30,6 +30,10 @@ $(VENV)/.stamp: requirements.txt requirements-dev.txt constraints.txt $(wildcard
 	$(PY) -m pip install $(PIP_FLAGS) -c constraints.txt -r requirements-dev.txt
 	@touch $@
 
+# The operators' CLI: a tiny launcher, no package install (works from any directory).
+$(VENV)/bin/plumb: devstack/plumb $(VENV)/.stamp
+	install -m 0755 devstack/plumb $@
+
 $(BQ_VENV)/.stamp: devstack/bigquery-emulator-requirements.txt devstack/bigquery-emulator-duckdb.txt
 	@test -n "$(PYTHON313)" || { echo "Python 3.13 not found"; exit 1; }
 	@test -x $(BQ_VENV)/bin/python || $(PYTHON313) -m venv $(BQ_VENV)
@@ -41,9 +45,18 @@ $(BQ_VENV)/.stamp: devstack/bigquery-emulator-requirements.txt devstack/bigquery
 .venv-checkov/.stamp: terraform/checks/checkov-requirements.txt terraform/checks/setup_checkov.sh
 	bash terraform/checks/setup_checkov.sh
 
-setup: $(VENV)/.stamp $(BQ_VENV)/.stamp
+setup: $(VENV)/.stamp $(VENV)/bin/plumb $(BQ_VENV)/.stamp
 
-test-setup: setup .venv-checkov/.stamp
+# The console's browser test drives Debian's chromium headless: installed here when missing
+# (as root or with password-less sudo); elsewhere the test says how (and fails in CI).
+chromium-setup:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; elif sudo -n true 2>/dev/null; then SUDO="sudo -n"; \
+	  else echo "chromium missing and no root: apt-get install chromium (the browser test needs it)"; exit 0; fi; \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null 2>&1 || \
+	  { $$SUDO apt-get update -q >/dev/null && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; }; }
+
+test-setup: setup .venv-checkov/.stamp chromium-setup
 
 run: setup
 	$(PY) -m devstack.run --demo $(DEMO)

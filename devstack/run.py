@@ -15,6 +15,7 @@ import traceback
 from pathlib import Path
 from types import FrameType
 
+from devstack.console.serve import start_console
 from devstack.demos import discover
 from devstack.processes import StackError
 from devstack.report import Report
@@ -29,6 +30,9 @@ def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
 
 def how_to(stack: LocalStack, report: Report) -> None:
     report.section("Send your own events")
+    if stack.extra_endpoints.get("console"):
+        report.line(f"Console: {stack.extra_endpoints['console']}   (read-only, reloads itself)")
+    report.line("CLI: .venv/bin/plumb --help   (finds this stack through its stack.json)")
     report.line(f"Endpoints: {stack.endpoints_file}   (shell: source {stack.state_dir}/stack.env)")
     report.line(json.dumps({k: v for k, v in stack.endpoints().items() if k != "pids"}, indent=2))
     report.line("Examples (after sourcing stack.env, with .venv/bin/python):")
@@ -75,6 +79,8 @@ def main() -> int:
     failed = False
     try:
         stack.start()
+        console = start_console(stack)
+        report.line(f"Console (read-only, reloads itself): {console}")
         if args.demo != "none":
             for module in discover():
                 try:

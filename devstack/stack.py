@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
-import datetime
 import functools
 import json
 import os
@@ -189,6 +188,8 @@ class LocalStack:
         self.buckets: dict[str, str] = {}
         self.env: dict[str, str] = {}
         self._clients: dict[str, Any] = {}
+        # endpoints added after start (e.g. the console URL), written to stack.json too
+        self.extra_endpoints: dict[str, Any] = {}
         self.strict_enabled = strict_enabled() if strict is None else strict
         self.strict_config = dict(strict_config or {})
         self.strict: StrictControl | None = None
@@ -453,6 +454,7 @@ class LocalStack:
             "schedules": {s["name"]: s["cron"] for s in self.manifest["schedules"]},
             "logs": str(self.log_dir),
             "pids": {name: p.pid for name, p in self.processes.items()},
+            **self.extra_endpoints,
         }
 
     def write_endpoints(self) -> None:
@@ -525,13 +527,14 @@ class LocalStack:
         return ticker.publish(self.publisher(), self.project, self.manifest.schedule(schedule_name))
 
     def query(self, sql: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
-        """Run SQL on the BigQuery emulator; ``@name`` parameters are bound, never formatted."""
-        from google.cloud import bigquery
+        """Run SQL on the BigQuery emulator; ``@name`` parameters are bound, never formatted.
 
-        config = bigquery.QueryJobConfig(
-            query_parameters=[_parameter(k, v) for k, v in (params or {}).items()]
-        )
-        return [dict(row.items()) for row in self.bigquery().query(sql, job_config=config).result()]
+        One attempt through the BigQuery door (:func:`shared.bigquery.run_job`): tests see the
+        raw client error of a failing statement.
+        """
+        from shared.bigquery import run_job
+
+        return run_job(sql, params, client=self.bigquery())[0]
 
     def wait_until(
         self,
@@ -562,19 +565,3 @@ def _answers_ok(url: str) -> bool:
             return bool(response.read(16).strip() == b"Ok")
     except (OSError, ValueError):
         return False
-
-
-def _parameter(name: str, value: Any) -> Any:
-    from google.cloud import bigquery
-
-    if isinstance(value, list | tuple):
-        kind = "INT64" if value and isinstance(value[0], int) else "STRING"
-        return bigquery.ArrayQueryParameter(name, kind, list(value))
-    kind = {
-        bool: "BOOL",
-        int: "INT64",
-        float: "FLOAT64",
-        datetime.datetime: "TIMESTAMP",
-        datetime.date: "DATE",
-    }.get(type(value), "STRING")
-    return bigquery.ScalarQueryParameter(name, kind, value)

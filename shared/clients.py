@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from google.cloud import firestore as fs
     from google.cloud import pubsub_v1
     from google.cloud import storage as gcs
+    from google.cloud.bigquery_storage_v1 import BigQueryWriteClient
 
 _lock = threading.Lock()
 _instances: dict[str, Any] = {}
@@ -67,6 +68,28 @@ def bigquery() -> bq.Client:
         return bq_mod.Client(project=settings.project_id, location=settings.bigquery_location)
 
     return _once("bigquery", make)
+
+
+def bigquery_write() -> BigQueryWriteClient:
+    """The BigQuery Storage Write API client (gRPC; the local BigQuery's gRPC port when
+    BIGQUERY_WRITE_EMULATOR_HOST is set). Imports no ``google.cloud.bigquery``."""
+
+    def make() -> BigQueryWriteClient:
+        from google.cloud.bigquery_storage_v1 import BigQueryWriteClient as Client
+
+        host = get_settings().bigquery_write_emulator_host
+        if host:
+            import grpc
+            from google.cloud.bigquery_storage_v1.services.big_query_write.transports import (
+                BigQueryWriteGrpcTransport,
+            )
+
+            target = host.split("://", 1)[-1]
+            channel = grpc.insecure_channel(target)
+            return Client(transport=BigQueryWriteGrpcTransport(channel=channel))
+        return Client()
+
+    return _once("bigquery_write", make)
 
 
 def storage() -> gcs.Client:

@@ -93,7 +93,7 @@ def _optional_int(data: Mapping[str, Any], key: str, problems: list[str]) -> int
         problems.append(f"data.{key} must be an integer or a string of digits")
         return None
     text = str(value)
-    if not text.isdigit() or len(text) > 20:
+    if not (text.isascii() and text.isdigit()) or len(text) > 20:  # "²".isdigit() is True
         problems.append(f"data.{key}={text[:40]!r} is not a non-negative integer")
         return None
     return int(text)

@@ -1,6 +1,27 @@
 # Datasets, tables (schemas from shared/resources/schemas), views (SQL from
 # shared/resources/views with ${project} substituted) and row-level access on customer tables.
 
+locals {
+  # dataset id => [{role, function}] from the manifest's access lists (write implies read).
+  dataset_function_access = {
+    for id, _ in local.datasets : id => concat(
+      [for name, f in local.functions : { role = "WRITER", function = name } if contains(f.access.bigquery_write, id)],
+      [for name, f in local.functions : { role = "READER", function = name } if contains(f.access.bigquery_read, id) && !contains(f.access.bigquery_write, id)],
+    )
+  }
+  # People who read customer tables: table-level dataViewer on those tables only (the row
+  # access policies then filter the rows); never the datasets, which hold raw payloads too.
+  customer_table_readers = {
+    for pair in flatten([
+      for table in keys(local.customer_tables) : [
+        for principal in distinct(concat(var.warehouse_readers, keys(var.tenant_readers))) : {
+          key = "${table}/${substr(sha256(principal), 0, 12)}", table = table, principal = principal
+        }
+      ]
+    ]) : pair.key => pair
+  }
+}
+
 resource "google_bigquery_dataset" "this" {
   for_each    = local.datasets
   dataset_id  = each.key
@@ -11,6 +32,26 @@ resource "google_bigquery_dataset" "this" {
 
   default_encryption_configuration {
     kms_key_name = google_kms_crypto_key.bigquery.id
+  }
+
+  # The dataset ACL, authoritative: without access blocks BigQuery adds projectReaders (every
+  # project viewer, e.g. a CI planner with roles/viewer) as READER of every table, raw webhook
+  # payloads and dead letters included. Owners keep OWNER; each function gets exactly the
+  # manifest's bigquery_write (WRITER) / bigquery_read (READER). People read customer tables
+  # through table-level grants + row access policies below, never the whole dataset.
+  # Do not add google_bigquery_dataset_iam_* or google_bigquery_dataset_access resources: they
+  # would fight these blocks on every apply. terraform/checks/policies enforces both.
+  access {
+    role          = "OWNER"
+    special_group = "projectOwners"
+  }
+
+  dynamic "access" {
+    for_each = local.dataset_function_access[each.key]
+    content {
+      role          = access.value.role
+      user_by_email = google_service_account.function[access.value.function].email
+    }
   }
 
   delete_contents_on_destroy = !var.deletion_protection
@@ -92,4 +133,13 @@ resource "google_bigquery_row_access_policy" "tenant" {
   policy_id        = "tenant_${substr(sha256(each.value.principal), 0, 12)}"
   grantees         = [each.value.principal]
   filter_predicate = "customer_id IN (${join(", ", [for c in each.value.customers : format("'%s'", replace(c, "'", ""))])})"
+}
+
+resource "google_bigquery_table_iam_member" "customer_table_readers" {
+  for_each   = local.customer_table_readers
+  project    = var.project_id
+  dataset_id = google_bigquery_table.this[each.value.table].dataset_id
+  table_id   = google_bigquery_table.this[each.value.table].table_id
+  role       = "roles/bigquery.dataViewer"
+  member     = each.value.principal
 }

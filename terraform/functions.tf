@@ -20,6 +20,10 @@ module "function" {
 
   source_bucket         = google_storage_bucket.sources.name
   service_account_email = google_service_account.function[each.key].email
+  build_service_account = google_service_account.build.id
+  docker_repository     = google_artifact_registry_repository.functions.id
+  kms_key_name          = var.cmek_functions ? google_kms_crypto_key.functions.id : null
+  ingress               = each.value.ingress
   env                   = each.value.env
   secrets               = each.value.secrets
   concurrency           = each.value.concurrency
@@ -33,6 +37,10 @@ module "function" {
   depends_on = [
     google_project_service.apis,
     google_secret_manager_secret_iam_member.function,
+    google_project_iam_member.build_log_writer,
+    google_artifact_registry_repository_iam_member.build_writer,
+    google_storage_bucket_iam_member.build_sources,
+    google_kms_crypto_key_iam_member.functions,
     google_project_iam_member.eventarc_receiver,
     google_project_iam_member.gcs_pubsub_publisher,
   ]
@@ -66,4 +74,60 @@ resource "google_eventarc_trigger" "storage_extra" {
   }
 
   depends_on = [google_project_iam_member.eventarc_receiver, google_project_iam_member.gcs_pubsub_publisher]
+}
+
+# --- build: a dedicated Cloud Build identity, our own image repository, CMEK --------------------
+
+resource "google_service_account" "build" {
+  account_id   = "function-build"
+  display_name = "Cloud Functions build"
+  description  = "Builds the functions' images: reads their sources, writes the image repository, writes build logs."
+  project      = var.project_id
+}
+
+resource "google_artifact_registry_repository" "functions" {
+  project       = var.project_id
+  location      = var.region
+  repository_id = "functions"
+  format        = "DOCKER"
+  description   = "Images built from the functions' sources."
+  kms_key_name  = var.cmek_functions ? google_kms_crypto_key.functions.id : null
+  labels        = local.labels
+  depends_on    = [google_project_service.apis, google_kms_crypto_key_iam_member.functions]
+
+  cleanup_policies {
+    id     = "keep-recent"
+    action = "KEEP"
+    most_recent_versions {
+      keep_count = 10
+    }
+  }
+}
+
+resource "google_project_iam_member" "build_log_writer" {
+  project = var.project_id
+  role    = "roles/logging.logWriter"
+  member  = google_service_account.build.member
+}
+
+resource "google_artifact_registry_repository_iam_member" "build_writer" {
+  project    = var.project_id
+  location   = var.region
+  repository = google_artifact_registry_repository.functions.name
+  role       = "roles/artifactregistry.writer"
+  member     = google_service_account.build.member
+}
+
+resource "google_storage_bucket_iam_member" "build_sources" {
+  bucket = google_storage_bucket.sources.name
+  role   = "roles/storage.objectViewer"
+  member = google_service_account.build.member
+}
+
+# The deployer attaches the build identity to every function.
+resource "google_service_account_iam_member" "deployer_act_as_build" {
+  count              = var.deployer_service_account == "" ? 0 : 1
+  service_account_id = google_service_account.build.name
+  role               = "roles/iam.serviceAccountUser"
+  member             = "serviceAccount:${var.deployer_service_account}"
 }

@@ -28,32 +28,17 @@ resource "google_service_account" "push" {
 
 locals {
   grants = {
-    bigquery_write = flatten([for name, f in local.functions : [for d in f.access.bigquery_write : { function = name, target = d }]])
-    bigquery_read  = flatten([for name, f in local.functions : [for d in f.access.bigquery_read : { function = name, target = d }]])
-    storage_read   = flatten([for name, f in local.functions : [for b in f.access.storage_read : { function = name, target = b }]])
-    publish        = flatten([for name, f in local.functions : [for t in f.access.publish : { function = name, target = t }]])
-    secrets        = flatten([for name, f in local.functions : [for env, id in f.secrets : { function = name, target = id }]])
+    storage_read = flatten([for name, f in local.functions : [for b in f.access.storage_read : { function = name, target = b }]])
+    publish      = flatten([for name, f in local.functions : [for t in f.access.publish : { function = name, target = t }]])
+    secrets      = flatten([for name, f in local.functions : [for env, id in f.secrets : { function = name, target = id }]])
   }
   bigquery_users = toset([
     for name, f in local.functions : name if length(f.access.bigquery_write) + length(f.access.bigquery_read) > 0
   ])
 }
 
-resource "google_bigquery_dataset_iam_member" "write" {
-  for_each   = { for g in local.grants.bigquery_write : "${g.function}/${g.target}" => g }
-  project    = var.project_id
-  dataset_id = google_bigquery_dataset.this[each.value.target].dataset_id
-  role       = "roles/bigquery.dataEditor"
-  member     = google_service_account.function[each.value.function].member
-}
-
-resource "google_bigquery_dataset_iam_member" "read" {
-  for_each   = { for g in local.grants.bigquery_read : "${g.function}/${g.target}" => g }
-  project    = var.project_id
-  dataset_id = google_bigquery_dataset.this[each.value.target].dataset_id
-  role       = "roles/bigquery.dataViewer"
-  member     = google_service_account.function[each.value.function].member
-}
+# Dataset read/write for functions: access blocks of google_bigquery_dataset.this (bigquery.tf),
+# from the same manifest lists (a dataset_iam_member here would fight those blocks).
 
 # Every function dead-letters through shared/handler.py into the dead_letters table: table-level
 # write access only, whatever else it may touch.

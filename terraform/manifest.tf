@@ -77,6 +77,21 @@ locals {
     for b in flatten([for f in local.fragments : try(f.buckets, [])]) : b.key => {
       name   = replace(b.name, "$${project}", var.project_id)
       labels = try(b.labels, {})
+      # Lifecycle by media class (shared/uploads/media_classes.py reads the same entries): GCS
+      # matches only prefixes and suffixes and the class is a middle path segment, so a class
+      # is recognised by its file extensions (both cases). One rule per class and step.
+      media_lifecycle = flatten([
+        for c in try(b.media_classes, []) : [
+          for step in [
+            { storage_class = "NEARLINE", age = try(c.lifecycle.nearline_days, 0), from = ["STANDARD"] },
+            { storage_class = "COLDLINE", age = try(c.lifecycle.coldline_days, 0), from = ["STANDARD", "NEARLINE"] },
+            { storage_class = "ARCHIVE", age = try(c.lifecycle.archive_days, 0), from = ["STANDARD", "NEARLINE", "COLDLINE"] },
+            ] : merge(step, {
+              media_class = c.name
+              suffixes    = sort(distinct(concat([for e in c.extensions : ".${lower(e)}"], [for e in c.extensions : ".${upper(e)}"])))
+          }) if step.age > 0
+        ]
+      ])
     }
   }
 
@@ -100,6 +115,13 @@ locals {
     LOG_LEVEL         = var.log_level
   }
 
+  ingress_settings = {
+    all                 = "ALLOW_ALL"
+    internal            = "ALLOW_INTERNAL_ONLY"
+    "internal-and-gclb" = "ALLOW_INTERNAL_AND_GCLB"
+  }
+  http_ingress = var.http_behind_load_balancer ? "internal-and-gclb" : "all"
+
   functions = {
     for f in flatten([for fr in local.fragments : try(fr.functions, [])]) : f.name => {
       source        = f.source
@@ -115,6 +137,9 @@ locals {
       timeout_s     = try(f.timeout_s, 540)
       min_instances = try(f.min_instances, 0)
       max_instances = try(f.max_instances, 10)
+      # manifest `ingress`: all | internal | internal-and-gclb. Default: HTTP functions "all"
+      # (or "internal-and-gclb" with var.http_behind_load_balancer), others "internal".
+      ingress = local.ingress_settings[try(f.ingress, try(f.trigger.type, "http") != "http" ? "internal" : local.http_ingress)]
       env = merge(local.core_env, {
         for k, v in try(f.env, {}) : k => replace(tostring(v), "$${project}", var.project_id)
       })
@@ -126,6 +151,7 @@ locals {
         storage_read   = try(f.access.storage_read, [])
         publish        = distinct(concat(try(f.access.publish, []), try(f.publishes, [])))
         kms            = try(f.access.kms, false)
+        firestore      = try(f.access.firestore, false)
       }
     }
   }

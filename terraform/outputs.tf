@@ -17,18 +17,3 @@ output "secrets_to_fill" {
   description = "Secret Manager secrets whose versions must be added out of band."
   value       = sort([for s in google_secret_manager_secret.function : s.secret_id])
 }
-
-output "workload_identity_provider" {
-  description = "Value for the GitHub environment variable WIF_PROVIDER."
-  value       = local.wif_enabled ? google_iam_workload_identity_pool_provider.github[0].name : null
-}
-
-output "deployer_service_account" {
-  description = "Value for the GitHub environment variable DEPLOYER_SA."
-  value       = local.wif_enabled ? google_service_account.deployer[0].email : null
-}
-
-output "planner_service_account" {
-  description = "Value for the GitHub environment variable PLANNER_SA."
-  value       = local.wif_enabled ? google_service_account.planner[0].email : null
-}

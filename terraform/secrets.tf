@@ -43,6 +43,61 @@ resource "google_kms_crypto_key" "customer_credentials" {
   }
 }
 
+# Function sources, images and the running service's data (var.cmek_functions): the agents
+# of Cloud Functions, Artifact Registry, Cloud Run and Cloud Storage use it.
+resource "google_kms_crypto_key" "functions" {
+  name            = "functions"
+  key_ring        = google_kms_key_ring.this.id
+  rotation_period = "7776000s"
+  purpose         = "ENCRYPT_DECRYPT"
+  lifecycle {
+    prevent_destroy = true
+  }
+}
+
+resource "google_kms_crypto_key_iam_member" "functions" {
+  for_each = var.cmek_functions ? {
+    functions         = "serviceAccount:service-${data.google_project.this.number}@gcf-admin-robot.iam.gserviceaccount.com"
+    artifact_registry = "serviceAccount:service-${data.google_project.this.number}@gcp-sa-artifactregistry.iam.gserviceaccount.com"
+    cloud_run         = "serviceAccount:service-${data.google_project.this.number}@serverless-robot-prod.iam.gserviceaccount.com"
+    storage           = "serviceAccount:${data.google_storage_project_service_account.gcs.email_address}"
+  } : {}
+  crypto_key_id = google_kms_crypto_key.functions.id
+  role          = "roles/cloudkms.cryptoKeyEncrypterDecrypter"
+  member        = each.value
+}
+
+# A dual-region bucket needs its CMEK key in the bucket's multi-region location (e.g. "eu").
+resource "google_kms_key_ring" "replicated" {
+  count      = var.bucket_replication == null ? 0 : 1
+  name       = "event-plumbing-${var.environment}-${lower(var.bucket_replication.location)}"
+  project    = var.project_id
+  location   = lower(var.bucket_replication.location)
+  depends_on = [google_project_service.apis]
+}
+
+resource "google_kms_crypto_key" "storage_replicated" {
+  count           = var.bucket_replication == null ? 0 : 1
+  name            = "storage"
+  key_ring        = google_kms_key_ring.replicated[0].id
+  rotation_period = "7776000s"
+  purpose         = "ENCRYPT_DECRYPT"
+  lifecycle {
+    prevent_destroy = true
+  }
+}
+
+resource "google_kms_crypto_key_iam_member" "gcs_storage_replicated" {
+  count         = var.bucket_replication == null ? 0 : 1
+  crypto_key_id = google_kms_crypto_key.storage_replicated[0].id
+  role          = "roles/cloudkms.cryptoKeyEncrypterDecrypter"
+  member        = "serviceAccount:${data.google_storage_project_service_account.gcs.email_address}"
+}
+
+locals {
+  manifest_bucket_key = var.bucket_replication == null ? google_kms_crypto_key.storage.id : google_kms_crypto_key.storage_replicated[0].id
+}
+
 resource "google_kms_crypto_key_iam_member" "gcs_storage_key" {
   crypto_key_id = google_kms_crypto_key.storage.id
   role          = "roles/cloudkms.cryptoKeyEncrypterDecrypter"

@@ -48,22 +48,39 @@ resource "google_storage_bucket_iam_member" "logs_writer" {
   member = "group:cloud-storage-analytics@google.com"
 }
 
+# Disaster recovery for the manifest buckets (docs/runbooks.md): object versioning (a deleted or
+# overwritten object stays restorable as a noncurrent version for var.noncurrent_version_days),
+# soft delete (var.soft_delete_days, also covers a deleted bucket's objects) and, with
+# var.bucket_replication (prod), a dual-region bucket with optional turbo replication
+# (RPO 15 min) so a regional outage loses nothing.
 resource "google_storage_bucket" "manifest" {
   for_each                    = local.buckets
   name                        = each.value.name
   project                     = var.project_id
-  location                    = var.region
+  location                    = var.bucket_replication == null ? var.region : var.bucket_replication.location
+  rpo                         = var.bucket_replication == null ? null : (var.bucket_replication.turbo ? "ASYNC_TURBO" : "DEFAULT")
   uniform_bucket_level_access = true
   public_access_prevention    = "enforced"
   force_destroy               = false
   labels                      = merge(local.labels, each.value.labels)
 
+  dynamic "custom_placement_config" {
+    for_each = var.bucket_replication == null ? [] : [var.bucket_replication.data_locations]
+    content {
+      data_locations = custom_placement_config.value
+    }
+  }
+
   versioning {
-    enabled = true
+    enabled = true # every manifest bucket: DR needs the noncurrent versions
+  }
+
+  soft_delete_policy {
+    retention_duration_seconds = var.soft_delete_days * 86400
   }
 
   encryption {
-    default_kms_key_name = google_kms_crypto_key.storage.id
+    default_kms_key_name = local.manifest_bucket_key
   }
 
   logging {
@@ -81,17 +98,9 @@ resource "google_storage_bucket" "manifest" {
     }
   }
 
-  # Lifecycle by media class (matched by file suffix): Nearline, then Coldline, then Archive.
+  # Lifecycle by media class, from the bucket's manifest entry (manifest.tf media_lifecycle).
   dynamic "lifecycle_rule" {
-    for_each = flatten([
-      for class, rule in var.media_class_lifecycle : [
-        for step in [
-          { storage_class = "NEARLINE", age = rule.nearline_days, from = ["STANDARD"] },
-          { storage_class = "COLDLINE", age = rule.coldline_days, from = ["STANDARD", "NEARLINE"] },
-          { storage_class = "ARCHIVE", age = rule.archive_days, from = ["STANDARD", "NEARLINE", "COLDLINE"] },
-        ] : merge(step, { suffixes = rule.suffixes }) if step.age > 0
-      ]
-    ])
+    for_each = each.value.media_lifecycle
     content {
       condition {
         age                   = lifecycle_rule.value.age
@@ -126,7 +135,7 @@ resource "google_storage_bucket" "manifest" {
     }
   }
 
-  depends_on = [google_kms_crypto_key_iam_member.gcs_storage_key]
+  depends_on = [google_kms_crypto_key_iam_member.gcs_storage_key, google_kms_crypto_key_iam_member.gcs_storage_replicated]
 }
 
 resource "google_storage_bucket" "sources" {

@@ -28,6 +28,12 @@ variable "bigquery_location" {
   default     = "EU"
 }
 
+variable "firestore_location" {
+  description = "Location of the Firestore database (quota state, API keys); eur3 = EU multi-region."
+  type        = string
+  default     = "eur3"
+}
+
 variable "log_level" {
   description = "LOG_LEVEL of every function (DEBUG, INFO, WARNING, ERROR)."
   type        = string
@@ -44,24 +50,32 @@ variable "cors_origins" {
   default     = []
 }
 
-variable "media_class_lifecycle" {
+variable "bucket_replication" {
   description = <<-EOT
-    Storage class transitions per media class. Object names are
-    {customer_id}/{record_id}/{media_class}/{file}; GCS lifecycle can only match prefixes and
-    suffixes, so a class is recognised by the file name suffixes listed here. Days are counted
-    from object creation; 0 disables a step.
+    Disaster recovery of the manifest buckets (uploads): null keeps them regional in var.region;
+    set for prod, e.g. { location = "EU", data_locations = ["EUROPE-WEST1", "EUROPE-WEST4"],
+    turbo = true } for a configurable dual-region bucket with turbo replication (RPO 15 min,
+    extra cost per GB replicated). Media classes and their lifecycle come from the manifest.
   EOT
-  type = map(object({
-    suffixes      = list(string)
-    nearline_days = number
-    coldline_days = number
-    archive_days  = number
-  }))
-  default = {
-    video    = { suffixes = [".mp4", ".mov", ".webm", ".mkv"], nearline_days = 30, coldline_days = 90, archive_days = 365 }
-    image    = { suffixes = [".jpg", ".jpeg", ".png", ".gif", ".webp", ".heic"], nearline_days = 30, coldline_days = 90, archive_days = 365 }
-    audio    = { suffixes = [".mp3", ".wav", ".m4a", ".ogg"], nearline_days = 30, coldline_days = 90, archive_days = 365 }
-    document = { suffixes = [".pdf", ".csv", ".json", ".txt", ".xlsx", ".docx"], nearline_days = 90, coldline_days = 365, archive_days = 0 }
+  type = object({
+    location       = string
+    data_locations = list(string)
+    turbo          = bool
+  })
+  default = null
+  validation {
+    condition     = var.bucket_replication == null || try(length(var.bucket_replication.data_locations) == 2, false)
+    error_message = "bucket_replication.data_locations must name exactly two regions."
+  }
+}
+
+variable "soft_delete_days" {
+  description = "Days a deleted object stays recoverable by soft delete (0 disables, else 7-90)."
+  type        = number
+  default     = 7
+  validation {
+    condition     = var.soft_delete_days == 0 || (var.soft_delete_days >= 7 && var.soft_delete_days <= 90)
+    error_message = "soft_delete_days must be 0 or between 7 and 90."
   }
 }
 
@@ -135,12 +149,26 @@ variable "monthly_budget" {
   default     = 50
 }
 
-variable "github_repository" {
-  description = "owner/name of the GitHub repository whose Actions deploy this environment through Workload Identity Federation. Empty: no WIF."
+variable "deployer_service_account" {
+  description = "E-mail of the CI deployer (terraform/bootstrap output deployer_service_account); it gets actAs on the runtime service accounts. Empty: applied by a human."
   type        = string
   default     = ""
-  validation {
-    condition     = var.github_repository == "" || can(regex("^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$", var.github_repository))
-    error_message = "github_repository must be owner/name (or empty to skip Workload Identity Federation)."
-  }
+}
+
+variable "planner_service_account" {
+  description = "E-mail of the CI planner (terraform/bootstrap output planner_service_account); it gets read access to the function source archives. Empty: no CI plan."
+  type        = string
+  default     = ""
+}
+
+variable "cmek_functions" {
+  description = "Encrypt function sources, built images (Artifact Registry) and function data with the environment's `functions` KMS key."
+  type        = bool
+  default     = true
+}
+
+variable "http_behind_load_balancer" {
+  description = "HTTP functions accept traffic only from inside the project and its external Application Load Balancer (ALLOW_INTERNAL_AND_GCLB) unless their manifest entry sets `ingress`."
+  type        = bool
+  default     = false
 }

@@ -36,7 +36,7 @@ def _seed(tag: str) -> dict[str, str]:
 
 
 def run(stack: LocalStack, report: Report) -> None:
-    from shared.quotas import api_keys
+    from shared import api_keys
 
     report.section(TITLE)
     tag = uuid.uuid4().hex[:6]
@@ -46,8 +46,8 @@ def run(stack: LocalStack, report: Report) -> None:
     )
     names = _seed(tag)
     acme = names["acme"]
-    key = api_keys.create_key(
-        acme, "demo-runner", expires_at=datetime.now(UTC) + timedelta(days=30)
+    _, key = api_keys.create_key(
+        acme, ["runs"], name="demo-runner", expires_at=datetime.now(UTC) + timedelta(days=30)
     )
     url = stack.function_url("quota-api")
     report.line(f"seeded {', '.join(names.values())}; API key for {acme} (only its hash is stored)")

@@ -1,28 +1,46 @@
-"""Admission: one conditional MERGE admits a run, holds a lease and counts it, atomically.
+"""Admission, leases, heartbeats and releases on Firestore, keyed by (customer, run).
 
-The state of a customer's day is ONE row of ``customer_usage_quotas`` (customer, date): the
-count of runs admitted, the leases held (``running``) and the run ids already admitted. Every
-change is a single MERGE on that row whose conditions re-check the limits, so the check and
-the increment cannot be separated; real BigQuery aborts one of two concurrent mutations of the
-table ("Could not serialize access"), which :mod:`shared.quotas.db` retries with backoff. The
-rows are only ever written by DML (BigQuery refuses DML on streamed rows).
+A customer's state is two small documents (see :mod:`shared.quotas.store`): the leases held
+now and the runs admitted today. Each change reads them, decides, and commits one atomic batch
+with preconditions; a conflict means another instance committed first, so we decide again.
+
+**One hot customer stays exact and answered.** Inside one instance, calls for the same
+customer are coalesced: the first caller becomes the leader, takes every call waiting for that
+customer, decides them all on one read and commits them in one batch; the others wait for
+their answer (group commit). So 64 concurrent callers of one customer cost a handful of
+commits instead of 64 contending ones, and instances contend only with each other, where the
+precondition keeps the count exact. Different customers never share a document, a lane or a
+lock.
+
+Every change also writes its usage events (admitted, refused, duplicate, heartbeat, released,
+lost) into the outbox in the same batch, so BigQuery's record can never miss a committed change
+(:mod:`shared.quotas.outbox` drains it), and a daily threshold crossed by an admission creates
+its alert marker in the same batch, so an alert is due exactly once
+(:mod:`shared.quotas.alerts` publishes it).
 """
 
 from __future__ import annotations
 
-import json
+import functools
+import hashlib
 import logging
-from dataclasses import dataclass
+import threading
+import uuid
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from shared.quotas import db
+from shared.quotas import alerts, outbox, store
 from shared.quotas.validation import check_id, check_lease, check_status, raise_if
 
 logger = logging.getLogger("shared.quotas.admission")
 DEFAULT_LEASE_S = 15 * 60
-# Leases are looked for in the rows of the last days (a run may outlive midnight).
-LEASE_LOOKBACK_DAYS = 2
+ACTIVE_STATUSES = ("ACTIVE", "TRIAL")
+
+
+def _now() -> datetime:
+    """The decision clock (one place, so a test can move it past midnight)."""
+    return datetime.now(UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,71 +71,20 @@ class AdmissionResult:
         }
 
 
-def _today() -> date:
-    return datetime.now(UTC).date()
+@dataclass
+class _Op:
+    kind: str  # start | heartbeat | finish | reclaim
+    run_id: str = ""
+    pipeline: str = ""
+    lease_seconds: int = DEFAULT_LEASE_S
+    status: str = ""
+    api_call: bool = False
+    done: threading.Event = field(default_factory=threading.Event)
+    result: Any = None
+    error: BaseException | None = None
 
 
-_ADMIT = """
-MERGE {usage} AS T
-USING (
-  SELECT p.customer_id, @day AS usage_date, p.plan,
-         s.daily_pipeline_limit AS daily_limit, s.concurrent_limit
-  FROM {profiles} AS p
-  JOIN (
-    SELECT * FROM {subs} WHERE customer_id = @customer_id AND status = 'ACTIVE'
-    QUALIFY ROW_NUMBER() OVER (PARTITION BY customer_id ORDER BY period_start DESC) = 1
-  ) AS s ON s.customer_id = p.customer_id
-  WHERE p.customer_id = @customer_id
-    AND (p.status = 'ACTIVE' OR (p.status = 'TRIAL' AND p.trial_ends_at > @now))
-) AS S
-ON T.customer_id = S.customer_id AND T.usage_date = S.usage_date
-WHEN MATCHED
-  AND @run_id NOT IN UNNEST(T.admitted_run_ids)
-  AND IFNULL(T.pipelines_run, 0) < S.daily_limit
-  AND IFNULL(ARRAY_LENGTH(T.running), 0) < S.concurrent_limit
-THEN UPDATE SET
-  pipelines_run = IFNULL(T.pipelines_run, 0) + 1,
-  running = ARRAY_CONCAT(IFNULL(T.running, []), [STRUCT(@run_id AS run_id, @pipeline AS pipeline,
-                                            @now AS started_at, @expires AS expires_at)]),
-  admitted_run_ids = ARRAY_CONCAT(IFNULL(T.admitted_run_ids, []), [@run_id]),
-  api_calls = IFNULL(T.api_calls, 0) + @api_call,
-  daily_limit = S.daily_limit,
-  concurrent_limit = S.concurrent_limit,
-  plan = S.plan,
-  updated_at = @now
-WHEN NOT MATCHED AND S.daily_limit > 0 AND S.concurrent_limit > 0 THEN INSERT (
-  customer_id, usage_date, plan, pipelines_run, daily_limit, concurrent_limit, running,
-  admitted_run_ids, api_calls, warning_sent, exceeded, month_pipelines_run, month_api_calls,
-  updated_at)
-VALUES (
-  S.customer_id, S.usage_date, S.plan, 1, S.daily_limit, S.concurrent_limit,
-  [STRUCT(@run_id AS run_id, @pipeline AS pipeline, @now AS started_at, @expires AS expires_at)],
-  [@run_id], @api_call, FALSE, FALSE, 0, 0, @now)
-"""
-
-_DIAGNOSE = """
-SELECT p.status, p.trial_ends_at, s.daily_pipeline_limit, s.concurrent_limit,
-       u.pipelines_run, ARRAY_LENGTH(u.running) AS running,
-       IFNULL(@run_id IN UNNEST(u.admitted_run_ids), FALSE) AS seen
-FROM {profiles} AS p
-LEFT JOIN (
-  SELECT * FROM {subs} WHERE customer_id = @customer_id AND status = 'ACTIVE'
-  QUALIFY ROW_NUMBER() OVER (PARTITION BY customer_id ORDER BY period_start DESC) = 1
-) AS s ON s.customer_id = p.customer_id
-LEFT JOIN {usage} AS u ON u.customer_id = p.customer_id AND u.usage_date = @day
-WHERE p.customer_id = @customer_id
-"""
-
-
-def _sql(template: str) -> str:
-    return template.format(
-        usage=db.table("customer_usage_quotas"),
-        profiles=db.table("customer_profiles"),
-        subs=db.table("customer_subscriptions"),
-        runs=db.table("customer_pipeline_runs"),
-    )
-
-
+# ---------------------------------------------------------------- public calls
 def start(
     customer_id: str,
     pipeline: str,
@@ -125,14 +92,11 @@ def start(
     *,
     lease_seconds: int = DEFAULT_LEASE_S,
     api_call: bool = False,
-    notify: bool = True,
-    today: date | None = None,
 ) -> AdmissionResult:
-    """Admit ``run_id`` for ``customer_id`` if today's runs < daily limit and leases held <
-    concurrent limit. Idempotent per run id: a repeated call answers ``already_admitted``.
+    """Admit ``run_id`` if today's runs < daily limit and leases held < concurrent limit.
 
-    Raises :class:`~shared.quotas.validation.InvalidInputError` for malformed arguments (nothing is
-    changed); refusals are results (``admitted=False`` with a reason), not errors.
+    Idempotent per (customer, run id): a repeated call answers ``already_admitted``. Raises
+    InvalidInputError for malformed arguments (nothing changes); refusals are results.
     """
     problems: list[str] = []
     check_id(problems, "customer_id", customer_id)
@@ -140,210 +104,386 @@ def start(
     check_id(problems, "run_id", run_id)
     check_lease(problems, lease_seconds)
     raise_if(problems)
-    day = today or _today()
-    now = datetime.now(UTC)
-    expires = now + timedelta(seconds=lease_seconds)
-    params = {
-        "customer_id": customer_id,
-        "pipeline": pipeline,
-        "run_id": run_id,
-        "day": day,
-        "now": now,
-        "expires": expires,
-        "api_call": 1 if api_call else 0,
-    }
-    for _ in range(3):
-        _, affected = db.run(_sql(_ADMIT), params)
-        if affected:
-            result = AdmissionResult(
-                True, "admitted", customer_id, run_id, lease_expires_at=expires
-            )
-            logger.info("run admitted", extra={"fields": result.to_json()})
-            if notify:
-                _notify_started(customer_id, pipeline, run_id)
-            return result
-        refused = _diagnose(params)
-        if refused.reason != "contended_retry":
-            break
-    return refused
+    result: AdmissionResult = _submit(
+        customer_id, _Op("start", run_id, pipeline, lease_seconds, api_call=api_call)
+    )
+    return result
 
 
-def _diagnose(params: dict[str, Any]) -> AdmissionResult:  # noqa: PLR0911 - one reason each
-    rows, _ = db.run(_sql(_DIAGNOSE), params)
-    customer_id, run_id = params["customer_id"], params["run_id"]
-
-    def result(admitted: bool, reason: str, row: dict[str, Any] | None = None) -> AdmissionResult:
-        row = row or {}
-        outcome = AdmissionResult(
-            admitted,
-            reason,
-            customer_id,
-            run_id,
-            used=row.get("pipelines_run"),
-            limit=row.get("daily_pipeline_limit"),
-            running=row.get("running"),
-            concurrent_limit=row.get("concurrent_limit"),
-        )
-        logger.info("run not newly admitted", extra={"fields": outcome.to_json()})
-        return outcome
-
-    if not rows:
-        return result(False, "unknown_customer")
-    row = rows[0]
-    if row.get("seen"):
-        return result(True, "already_admitted", row)
-    status = row.get("status")
-    if status == "SUSPENDED":
-        return result(False, "customer_suspended", row)
-    if status == "CANCELLED":
-        return result(False, "customer_cancelled", row)
-    if status == "TRIAL" and (row.get("trial_ends_at") or params["now"]) <= params["now"]:
-        return result(False, "trial_expired", row)
-    if status not in ("ACTIVE", "TRIAL") or row.get("daily_pipeline_limit") is None:
-        return result(False, "no_active_subscription", row)
-    if (row.get("pipelines_run") or 0) >= row["daily_pipeline_limit"]:
-        return result(False, "daily_limit_reached", row)
-    if (row.get("running") or 0) >= (row.get("concurrent_limit") or 0):
-        return result(False, "concurrency_limit_reached", row)
-    # The state changed between the MERGE and this read (another run finished): the caller
-    # may simply try again.
-    return result(False, "contended_retry", row)
-
-
-_RELEASE = """
-MERGE {usage} AS T
-USING (
-  SELECT customer_id, usage_date,
-    ARRAY(SELECT AS STRUCT r.run_id, r.pipeline, r.started_at, r.expires_at
-          FROM UNNEST(running) AS r WHERE r.run_id <> @run_id) AS kept
-  FROM {usage}
-  WHERE usage_date >= @since
-    AND EXISTS(SELECT 1 FROM UNNEST(running) AS r WHERE r.run_id = @run_id)
-) AS S
-ON T.customer_id = S.customer_id AND T.usage_date = S.usage_date
-WHEN MATCHED THEN UPDATE SET running = S.kept, updated_at = @now
-"""
-
-_LEASE = """
-SELECT u.customer_id, r.run_id, r.pipeline, r.started_at, r.expires_at
-FROM {usage} AS u, UNNEST(u.running) AS r
-WHERE u.usage_date >= @since AND r.run_id = @run_id
-"""
-
-
-def _lease(run_id: str, since: date) -> dict[str, Any] | None:
-    rows, _ = db.run(_sql(_LEASE), {"run_id": run_id, "since": since})
-    return rows[0] if rows else None
-
-
-def finish(run_id: str, status: str, *, customer_id: str | None = None) -> bool:
-    """Release the lease of ``run_id``; True only for the call that released it.
-
-    A finish after the sweep reclaimed the lease (the run was recorded LOST) returns False and
-    releases nothing. With ``customer_id`` the lease must belong to that customer.
-    """
+def heartbeat(
+    customer_id: str, run_id: str, *, lease_seconds: int = DEFAULT_LEASE_S, api_call: bool = False
+) -> bool:
+    """Extend the customer's lease of ``run_id``; False when it holds none (finished, lost)."""
     problems: list[str] = []
-    check_id(problems, "run_id", run_id)
-    final = check_status(problems, status)
-    if customer_id is not None:
-        check_id(problems, "customer_id", customer_id)
-    raise_if(problems)
-    now = datetime.now(UTC)
-    since = now.date() - timedelta(days=LEASE_LOOKBACK_DAYS)
-    lease = _lease(run_id, since)
-    if lease is None or (customer_id is not None and lease["customer_id"] != customer_id):
-        logger.info("finish: no lease held", extra={"fields": {"run_id": run_id}})
-        return False
-    _, affected = db.run(_sql(_RELEASE), {"run_id": run_id, "since": since, "now": now})
-    if not affected:
-        return False
-    record_runs([{**lease, "status": final, "finished_at": now}])
-    logger.info("run finished", extra={"fields": {"run_id": run_id, "status": final}})
-    return True
-
-
-_HEARTBEAT = """
-MERGE {usage} AS T
-USING (
-  SELECT customer_id, usage_date,
-    ARRAY(SELECT AS STRUCT r.run_id, r.pipeline, r.started_at,
-                 IF(r.run_id = @run_id, @expires, r.expires_at) AS expires_at
-          FROM UNNEST(running) AS r) AS extended
-  FROM {usage}
-  WHERE usage_date >= @since
-    AND EXISTS(SELECT 1 FROM UNNEST(running) AS r WHERE r.run_id = @run_id AND r.expires_at > @now)
-) AS S
-ON T.customer_id = S.customer_id AND T.usage_date = S.usage_date
-WHEN MATCHED THEN UPDATE SET running = S.extended, updated_at = @now
-"""
-
-
-def heartbeat(run_id: str, *, lease_seconds: int = DEFAULT_LEASE_S) -> bool:
-    """Extend the lease of a running run; False when it holds none (finished or reclaimed)."""
-    problems: list[str] = []
+    check_id(problems, "customer_id", customer_id)
     check_id(problems, "run_id", run_id)
     check_lease(problems, lease_seconds)
     raise_if(problems)
-    now = datetime.now(UTC)
-    params = {
-        "run_id": run_id,
-        "since": now.date() - timedelta(days=LEASE_LOOKBACK_DAYS),
-        "now": now,
-        "expires": now + timedelta(seconds=lease_seconds),
-    }
-    _, affected = db.run(_sql(_HEARTBEAT), params)
-    return affected > 0
-
-
-_RECORD_RUNS = """
-MERGE {runs} AS T
-USING (
-  SELECT JSON_VALUE(j, '$.run_id') AS run_id,
-    JSON_VALUE(j, '$.customer_id') AS customer_id,
-    JSON_VALUE(j, '$.pipeline') AS pipeline,
-    JSON_VALUE(j, '$.status') AS status,
-    TIMESTAMP(JSON_VALUE(j, '$.started_at')) AS started_at,
-    TIMESTAMP(JSON_VALUE(j, '$.finished_at')) AS finished_at
-  FROM UNNEST(JSON_QUERY_ARRAY(PARSE_JSON(@rows))) AS j
-) AS S
-ON T.run_id = S.run_id
-WHEN MATCHED AND T.status = 'RUNNING' THEN UPDATE SET
-  status = S.status, finished_at = S.finished_at, updated_at = @now
-WHEN NOT MATCHED THEN INSERT (run_id, customer_id, pipeline, status, started_at, finished_at,
-  updated_at)
-VALUES (S.run_id, S.customer_id, S.pipeline, S.status, S.started_at, S.finished_at, @now)
-"""
-
-
-def record_runs(rows: list[dict[str, Any]]) -> None:
-    """Run history (COMPLETED, FAILED, LOST), one MERGE keyed by run id (first outcome wins)."""
-    if not rows:
-        return
-    payload = json.dumps(
-        [
-            {
-                k: (v.isoformat() if isinstance(v, datetime) else v)
-                for k, v in row.items()
-                if k in ("run_id", "customer_id", "pipeline", "status", "started_at", "finished_at")
-            }
-            for row in rows
-        ]
+    extended: bool = _submit(
+        customer_id, _Op("heartbeat", run_id, lease_seconds=lease_seconds, api_call=api_call)
     )
-    db.run(_sql(_RECORD_RUNS), {"rows": payload, "now": datetime.now(UTC)})
+    return extended
 
 
-def _notify_started(customer_id: str, pipeline: str, run_id: str) -> None:
-    """Tell the quotas function a run started so it checks the thresholds (best effort: the
-    sweep checks every customer anyway)."""
-    from shared import clients
+def finish(run_id: str, status: str, *, customer_id: str, api_call: bool = False) -> bool:
+    """Release the customer's lease of ``run_id``; True only for the call that released it.
 
-    body = {"type": "started", "customer_id": customer_id, "pipeline": pipeline, "run_id": run_id}
-    try:
-        clients.publisher().publish(
-            clients.topic_path("pipeline-events"),
-            json.dumps(body).encode(),
-            kind="lifecycle",
-            admitted="true",
-        ).result(timeout=30)
-    except Exception:
-        logger.warning("could not publish the started event", exc_info=True)
+    A finish after the lease expired (the run is recorded LOST) releases nothing: False.
+    """
+    problems: list[str] = []
+    check_id(problems, "customer_id", customer_id)
+    check_id(problems, "run_id", run_id)
+    final = check_status(problems, status)
+    raise_if(problems)
+    released: bool = _submit(customer_id, _Op("finish", run_id, status=final, api_call=api_call))
+    return released
+
+
+def reclaim(customer_id: str) -> int:
+    """Drop the customer's expired leases (recorded LOST); returns how many."""
+    problems: list[str] = []
+    check_id(problems, "customer_id", customer_id)
+    raise_if(problems)
+    lost: int = _submit(customer_id, _Op("reclaim"))
+    return lost
+
+
+def usage(customer_id: str, day: date | None = None) -> dict[str, Any]:
+    """The customer's state now: runs admitted on ``day`` and leases held (for reports, tests)."""
+    day = day or _now().date()
+    snaps = store.read([store.leases_ref(customer_id), store.day_ref(customer_id, day)])
+    leases = store.plain(snaps[store.leases_ref(customer_id).path].to_dict()).get("leases", {})
+    today = store.plain(snaps[store.day_ref(customer_id, day).path].to_dict())
+    return {
+        "customer_id": customer_id,
+        "day": day.isoformat(),
+        "admitted": int(today.get("admitted", 0)),
+        "run_ids": sorted(today.get("runs", {})),
+        "leases": dict(leases),
+    }
+
+
+# ---------------------------------------------------------------- group commit per customer
+class _Lane:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.pending: list[_Op] = []
+        self.leading = False
+
+
+_lanes: dict[str, _Lane] = {}
+_lanes_lock = threading.Lock()
+
+
+def _lane(customer_id: str) -> _Lane:
+    with _lanes_lock:
+        lane = _lanes.get(customer_id)
+        if lane is None:
+            lane = _lanes[customer_id] = _Lane()
+        return lane
+
+
+def _submit(customer_id: str, op: _Op) -> Any:
+    lane = _lane(customer_id)
+    with lane.lock:
+        lane.pending.append(op)
+        lead = not lane.leading
+        if lead:
+            lane.leading = True
+    if lead:
+        _lead(customer_id, lane)
+    op.done.wait()
+    if op.error is not None:
+        raise op.error
+    return op.result
+
+
+def _lead(customer_id: str, lane: _Lane) -> None:
+    while True:
+        with lane.lock:
+            batch, lane.pending = lane.pending, []
+            if not batch:
+                lane.leading = False
+                return
+        try:
+            committed = store.decide_and_commit(functools.partial(_decide, customer_id, batch))
+        except BaseException as exc:  # every waiter of the batch gets the failure
+            for op in batch:
+                op.error = exc
+                op.done.set()
+            continue
+        due, results = committed
+        for op, result in zip(batch, results, strict=True):
+            op.result = result
+            op.done.set()
+        _after_commit(due)
+
+
+def _after_commit(due: list[alerts.Alert]) -> None:
+    """Work that may follow the commit: it is already recorded in Firestore, so a failure here
+    is retried by the sweeps (outbox drain, unpublished alerts)."""
+    for alert in due:
+        try:
+            alerts.publish(alert)
+        except Exception:
+            logger.warning("alert publish failed; the sweep publishes it", exc_info=True)
+    outbox.drain_soon()
+
+
+# ---------------------------------------------------------------- the decision
+class _State:
+    """A working copy of one customer's documents while a batch of calls is decided."""
+
+    def __init__(self, customer_id: str, now: datetime) -> None:
+        self.customer_id = customer_id
+        self.now = now
+        self.day = now.date()
+        self.refs = {
+            "customer": store.customer_ref(customer_id),
+            "leases": store.leases_ref(customer_id),
+            "day": store.day_ref(customer_id, self.day),
+        }
+        snaps = store.read(self.refs.values())
+        self.snaps = {name: snaps[ref.path] for name, ref in self.refs.items()}
+        self._markers_present: set[str] | None = None  # read only when a threshold is crossed
+        self.profile = store.plain(self.snaps["customer"].to_dict())
+        self.leases: dict[str, dict[str, Any]] = {
+            k: dict(v)
+            for k, v in store.plain(self.snaps["leases"].to_dict()).get("leases", {}).items()
+        }
+        today = store.plain(self.snaps["day"].to_dict())
+        self.admitted = int(today.get("admitted", 0))
+        self.runs: dict[str, Any] = dict(today.get("runs", {}))
+        self.leases_changed = False
+        self.day_changed = False
+        self.events: list[dict[str, Any]] = []
+        self.due: list[alerts.Alert] = []
+
+    @property
+    def daily_limit(self) -> int:
+        return int(self.profile.get("daily_limit", 0))
+
+    @property
+    def concurrent_limit(self) -> int:
+        return int(self.profile.get("concurrent_limit", 0))
+
+    def event(self, kind: str, run_id: str, *, key: str | None = None, **fields: Any) -> None:
+        """One usage event row; ``key`` makes its id deterministic (a state change), else it is
+        unique per call (a refusal or a duplicate call: each call counts)."""
+        basis = f"{self.customer_id}|{run_id}|{kind}|{key}" if key else uuid.uuid4().hex
+        self.events.append(
+            {
+                "event_id": hashlib.sha256(basis.encode()).hexdigest()[:32],
+                "customer_id": self.customer_id,
+                "run_id": run_id or None,
+                "kind": kind,
+                "usage_date": self.day.isoformat(),
+                "occurred_at": self.now.isoformat(),
+                "daily_used": self.admitted,
+                "daily_limit": self.daily_limit,
+                "running": len(self.leases),
+                "concurrent_limit": self.concurrent_limit,
+                **fields,
+            }
+        )
+
+    def expire_leases(self) -> int:
+        lost = [r for r, lease in self.leases.items() if lease["expires_at"] <= self.now]
+        for run_id in lost:
+            lease = self.leases.pop(run_id)
+            self.leases_changed = True
+            self.event(
+                "lost",
+                run_id,
+                key=lease["started_at"].isoformat(),
+                pipeline=lease.get("pipeline"),
+                status="LOST",
+                started_at=lease["started_at"].isoformat(),
+            )
+            logger.warning(
+                "lease expired, run recorded LOST",
+                extra={"fields": {"customer_id": self.customer_id, "run_id": run_id}},
+            )
+        return len(lost)
+
+    def refusal(self) -> str | None:  # noqa: PLR0911 - one reason each
+        status = self.profile.get("status")
+        if not self.profile:
+            return "unknown_customer"
+        if status == "SUSPENDED":
+            return "customer_suspended"
+        if status == "CANCELLED":
+            return "customer_cancelled"
+        trial_ends = self.profile.get("trial_ends_at")
+        if status == "TRIAL" and (trial_ends is None or trial_ends <= self.now):
+            return "trial_expired"
+        if status not in ACTIVE_STATUSES or self.daily_limit <= 0 or self.concurrent_limit <= 0:
+            return "no_active_subscription"
+        if self.admitted >= self.daily_limit:
+            return "daily_limit_reached"
+        if len(self.leases) >= self.concurrent_limit:
+            return "concurrency_limit_reached"
+        return None
+
+    def result(self, admitted: bool, reason: str, run_id: str, **extra: Any) -> AdmissionResult:
+        return AdmissionResult(
+            admitted,
+            reason,
+            self.customer_id,
+            run_id,
+            used=self.admitted,
+            limit=self.daily_limit,
+            running=len(self.leases),
+            concurrent_limit=self.concurrent_limit,
+            **extra,
+        )
+
+    def start(self, op: _Op) -> AdmissionResult:
+        if op.run_id in self.runs or op.run_id in self.leases:
+            self.event("duplicate", op.run_id, pipeline=op.pipeline, api_call=op.api_call)
+            lease = self.leases.get(op.run_id)
+            return self.result(
+                True,
+                "already_admitted",
+                op.run_id,
+                lease_expires_at=lease["expires_at"] if lease else None,
+            )
+        reason = self.refusal()
+        if reason is not None:
+            self.event(
+                "refused", op.run_id, pipeline=op.pipeline, reason=reason, api_call=op.api_call
+            )
+            return self.result(False, reason, op.run_id)
+        expires = self.now + timedelta(seconds=op.lease_seconds)
+        before = self.admitted
+        self.admitted += 1
+        self.runs[op.run_id] = self.now
+        self.leases[op.run_id] = {
+            "pipeline": op.pipeline,
+            "started_at": self.now,
+            "expires_at": expires,
+        }
+        self.leases_changed = self.day_changed = True
+        self.event(
+            "admitted",
+            op.run_id,
+            key=self.day.isoformat(),
+            pipeline=op.pipeline,
+            api_call=op.api_call,
+            started_at=self.now.isoformat(),
+        )
+        self.crossed(before)
+        return self.result(True, "admitted", op.run_id, lease_expires_at=expires)
+
+    def marker_ref(self, threshold: str) -> Any:
+        return store.alert_ref(
+            alerts.alert_id(self.customer_id, self.day.isoformat(), alerts.DAILY, threshold)
+        )
+
+    def markers_present(self) -> set[str]:
+        """Daily markers that exist already (a limit lowered mid-day may cross a threshold
+        twice: the marker read keeps the alert at one)."""
+        if self._markers_present is None:
+            refs = {t: self.marker_ref(t) for t in alerts.DAILY_THRESHOLDS}
+            snaps = store.read(refs.values())
+            self._markers_present = {t for t, ref in refs.items() if snaps[ref.path].exists}
+        return self._markers_present
+
+    def crossed(self, before: int) -> None:
+        for alert in alerts.crossed(
+            self.customer_id,
+            str(self.profile.get("plan") or ""),
+            before,
+            self.admitted,
+            self.daily_limit,
+            self.day.isoformat(),
+        ):
+            present = self.markers_present()
+            if alert.threshold not in present:
+                present.add(alert.threshold)
+                self.due.append(alert)
+
+    def heartbeat(self, op: _Op) -> bool:
+        lease = self.leases.get(op.run_id)
+        if lease is None:
+            self.event("heartbeat", op.run_id, reason="no_lease", api_call=op.api_call)
+            return False
+        lease["expires_at"] = self.now + timedelta(seconds=op.lease_seconds)
+        self.leases_changed = True
+        if op.api_call:
+            self.event("heartbeat", op.run_id, pipeline=lease.get("pipeline"), api_call=True)
+        return True
+
+    def finish(self, op: _Op) -> bool:
+        lease = self.leases.pop(op.run_id, None)
+        if lease is None:
+            self.event(
+                "finish", op.run_id, status=op.status, reason="no_lease", api_call=op.api_call
+            )
+            return False
+        self.leases_changed = True
+        self.event(
+            "released",
+            op.run_id,
+            key=lease["started_at"].isoformat(),
+            pipeline=lease.get("pipeline"),
+            status=op.status,
+            api_call=op.api_call,
+            started_at=lease["started_at"].isoformat(),
+        )
+        return True
+
+    def plan(self) -> store.Plan:
+        plan = store.Plan()
+        if self.leases_changed:
+            expiries = [lease["expires_at"] for lease in self.leases.values()]
+            plan.write(
+                self.refs["leases"],
+                self.snaps["leases"],
+                {
+                    "customer_id": self.customer_id,
+                    "leases": self.leases,
+                    "next_expiry": min(expiries) if expiries else None,
+                    "updated_at": self.now,
+                },
+            )
+        if self.day_changed:
+            plan.write(
+                self.refs["day"],
+                self.snaps["day"],
+                {
+                    "customer_id": self.customer_id,
+                    "day": self.day.isoformat(),
+                    "admitted": self.admitted,
+                    "runs": self.runs,
+                    "updated_at": self.now,
+                },
+            )
+        for alert in self.due:
+            plan.create(self.marker_ref(alert.threshold), alerts.marker(alert, self.now))
+        for event in self.events:
+            plan.create(store.outbox_ref(event["event_id"]), outbox.entry(outbox.EVENTS, event))
+        return plan
+
+
+def _decide(
+    customer_id: str, batch: list[_Op]
+) -> tuple[store.Plan, tuple[list[alerts.Alert], list[Any]]]:
+    state = _State(customer_id, _now())
+    lost = state.expire_leases()
+    results: list[Any] = []
+    for op in batch:
+        if op.kind == "start":
+            results.append(state.start(op))
+        elif op.kind == "heartbeat":
+            results.append(state.heartbeat(op))
+        elif op.kind == "finish":
+            results.append(state.finish(op))
+        else:
+            results.append(lost)
+    for result in results:
+        if isinstance(result, AdmissionResult):
+            logger.info(
+                "admission", extra={"fields": {"event": "quota_admission", **result.to_json()}}
+            )
+    return state.plan(), (state.due, results)

@@ -1,10 +1,11 @@
-"""Customer profiles and subscriptions, written by MERGE (never streamed: status changes by DML)."""
+"""Customer profiles and subscriptions: the record in BigQuery (written by MERGE, never streamed:
+status changes by DML) and the copy admission reads in Firestore (``quota_customers``)."""
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
-from shared.quotas import db
+from shared.quotas import db, store
 from shared.quotas.plans import STATUSES, TRIAL_DAYS, plan
 from shared.quotas.validation import check_id, raise_if
 
@@ -73,20 +74,36 @@ def upsert_customer(
             "now": now,
         },
     )
+    daily = chosen.daily_pipelines if daily_limit is None else daily_limit
+    concurrent = chosen.concurrent if concurrent_limit is None else concurrent_limit
     db.run(
         _UPSERT_SUBSCRIPTION.format(**tables),
         {
             "customer_id": customer_id,
             "subscription_id": f"{customer_id}:{now.date().isoformat()}",
             "plan": chosen.name,
-            "daily": chosen.daily_pipelines if daily_limit is None else daily_limit,
-            "concurrent": chosen.concurrent if concurrent_limit is None else concurrent_limit,
+            "daily": daily,
+            "concurrent": concurrent,
             "monthly": chosen.monthly_api_calls,
             "members": chosen.team_members,
             "providers": chosen.providers,
             "period_start": date(now.year, now.month, 1),
             "now": now,
         },
+    )
+    store.customer_ref(customer_id).set(
+        {
+            "customer_id": customer_id,
+            "status": status,
+            "plan": chosen.name,
+            "trial_ends_at": trial_ends_at,
+            "daily_limit": daily,
+            "concurrent_limit": concurrent,
+            "monthly_api_call_limit": chosen.monthly_api_calls,
+            "team_member_limit": chosen.team_members,
+            "provider_limit": chosen.providers,
+            "updated_at": now,
+        }
     )
 
 
@@ -101,4 +118,6 @@ def set_status(customer_id: str, status: str) -> bool:
         "WHERE customer_id = @customer_id",
         {"customer_id": customer_id, "status": status, "now": datetime.now(UTC)},
     )
+    if affected:
+        store.customer_ref(customer_id).update({"status": status, "updated_at": datetime.now(UTC)})
     return affected > 0

@@ -1,4 +1,9 @@
-"""The HTTP admission API, framework-free so it is easy to test."""
+"""The HTTP admission API, framework-free so it is easy to test.
+
+Every call acts on the key's own customer only: run ids are namespaced by customer, so a run
+id another customer also uses is a different run, never touched; a body naming another
+``customer_id`` is refused with 403.
+"""
 
 from __future__ import annotations
 
@@ -6,58 +11,59 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from shared import log
-from shared.quotas import admission, api_keys
+from shared import api_keys, log
+from shared.quotas import admission
 from shared.quotas.validation import InvalidInputError
 from shared.settings import get_settings
 
 logger = logging.getLogger("shared.quotas.http_api")
 Response = tuple[dict[str, Any], int]
+SCOPE = "runs"
+ROUTES = ("start", "heartbeat", "finish")
 
 
-def _key(headers: Mapping[str, str]) -> str:
-    auth = headers.get("Authorization") or headers.get("authorization") or ""
-    if auth.lower().startswith("bearer "):
-        return auth[7:].strip()
-    return (headers.get("X-API-Key") or headers.get("x-api-key") or "").strip()
-
-
-def dispatch(  # noqa: PLR0911 - one response per route
+def dispatch(  # noqa: PLR0911 - one response per outcome
     method: str, path: str, headers: Mapping[str, str], body: Any
 ) -> Response:
     settings = get_settings()
     log.configure(settings.project_id, settings.log_level)
     if method != "POST":
         return {"error": "method_not_allowed"}, 405
-    key = api_keys.authenticate(_key(headers))
-    if key is None:
-        return {"error": "unauthenticated", "detail": "missing, unknown or expired API key"}, 401
+    try:
+        key = api_keys.authenticate(headers, SCOPE)
+    except api_keys.ApiKeyError as exc:
+        return {
+            "error": "unauthenticated" if exc.status == 401 else "forbidden",
+            "detail": exc.message,
+        }, exc.status
     if not isinstance(body, dict):
         return {"error": "invalid_input", "detail": "body must be a JSON object"}, 400
     action = path.rstrip("/").rsplit("/", 1)[-1]
+    if action not in ROUTES:
+        return {
+            "error": "not_found",
+            "detail": "use /runs/start, /runs/heartbeat or /runs/finish",
+        }, 404
+    claimed = body.get("customer_id")
+    if claimed is not None and claimed != key.customer_id:
+        return {"error": "forbidden", "detail": "this API key acts only on its own customer"}, 403
     try:
-        if action == "start":
-            result = admission.start(
-                key.customer_id,
-                body.get("pipeline"),  # type: ignore[arg-type]
-                body.get("run_id"),  # type: ignore[arg-type]
-                lease_seconds=body.get("lease_seconds", admission.DEFAULT_LEASE_S),
-                api_call=True,
-            )
-            return result.to_json(), 200 if result.admitted else 429
-        if action == "heartbeat":
-            extended = admission.heartbeat(
-                body.get("run_id"),  # type: ignore[arg-type]
-                lease_seconds=body.get("lease_seconds", admission.DEFAULT_LEASE_S),
-            )
-            return {"run_id": body.get("run_id"), "extended": extended}, 200 if extended else 409
-        if action == "finish":
-            released = admission.finish(
-                body.get("run_id"),  # type: ignore[arg-type]
-                body.get("status"),  # type: ignore[arg-type]
-                customer_id=key.customer_id,
-            )
-            return {"run_id": body.get("run_id"), "released": released}, 200
+        return _route(action, key.customer_id, body)
     except InvalidInputError as exc:
         return {"error": "invalid_input", "problems": exc.problems}, 400
-    return {"error": "not_found", "detail": "use /runs/start, /runs/heartbeat or /runs/finish"}, 404
+
+
+def _route(action: str, customer_id: str, body: dict[str, Any]) -> Response:
+    # malformed values are refused by the validation inside each call (400, nothing changed)
+    lease: Any = body.get("lease_seconds", admission.DEFAULT_LEASE_S)
+    run_id: Any = body.get("run_id")
+    if action == "start":
+        pipeline: Any = body.get("pipeline")
+        result = admission.start(customer_id, pipeline, run_id, lease_seconds=lease, api_call=True)
+        return result.to_json(), 200 if result.admitted else 429
+    if action == "heartbeat":
+        extended = admission.heartbeat(customer_id, run_id, lease_seconds=lease, api_call=True)
+        return {"run_id": run_id, "extended": extended}, 200 if extended else 409
+    status: Any = body.get("status")
+    released = admission.finish(run_id, status, customer_id=customer_id, api_call=True)
+    return {"run_id": run_id, "released": released}, 200

@@ -2,19 +2,18 @@
 
 Message data (JSON):
 - ``{"type": "started", "customer_id", "pipeline", "run_id", "lease_seconds"?}``
-- ``{"type": "heartbeat", "run_id", "lease_seconds"?}``
-- ``{"type": "completed" | "failed", "run_id"}``
+- ``{"type": "heartbeat", "customer_id", "run_id", "lease_seconds"?}``
+- ``{"type": "completed" | "failed", "customer_id", "run_id"}``
 - ``{"type": "sweep", "sweep": "leases" | "maintenance"}`` (Cloud Scheduler)
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
 from typing import Any
 
 from shared.errors import PermanentError
-from shared.quotas import admission, alerts, db, sweeps
+from shared.quotas import admission, sweeps
 from shared.quotas.validation import check_id, check_lease, raise_if
 
 logger = logging.getLogger("shared.quotas.lifecycle")
@@ -32,21 +31,22 @@ def handle(body: Any) -> dict[str, Any]:
     if kind == "sweep":
         return _sweep(body.get("sweep"))
     problems: list[str] = []
+    customer = check_id(problems, "customer_id", body.get("customer_id"))
     run_id = check_id(problems, "run_id", body.get("run_id"))
     lease = check_lease(problems, body.get("lease_seconds", admission.DEFAULT_LEASE_S))
     if kind == "started":
-        customer = check_id(problems, "customer_id", body.get("customer_id"))
         pipeline = check_id(problems, "pipeline", body.get("pipeline"))
         raise_if(problems)
-        result = admission.start(customer, pipeline, run_id, lease_seconds=lease, notify=False)
+        result = admission.start(customer, pipeline, run_id, lease_seconds=lease)
         if not result.admitted:
             logger.warning("run refused", extra={"fields": result.to_json()})
-        published = alerts.evaluate(customer)
-        return {**result.to_json(), "alerts": [a.alert_id for a in published]}
+        return result.to_json()
     raise_if(problems)
     if kind == "heartbeat":
-        return {"run_id": run_id, "extended": admission.heartbeat(run_id, lease_seconds=lease)}
-    return {"run_id": run_id, "released": admission.finish(run_id, str(kind).upper())}
+        extended = admission.heartbeat(customer, run_id, lease_seconds=lease)
+        return {"customer_id": customer, "run_id": run_id, "extended": extended}
+    released = admission.finish(run_id, str(kind).upper(), customer_id=customer)
+    return {"customer_id": customer, "run_id": run_id, "released": released}
 
 
 def _sweep(name: object) -> dict[str, Any]:
@@ -54,11 +54,4 @@ def _sweep(name: object) -> dict[str, Any]:
         raise PermanentError("malformed_event", f"sweep must be one of {', '.join(SWEEPS)}")
     if name == "maintenance":
         return sweeps.maintenance()
-    lost = sweeps.sweep_leases()
-    rows, _ = db.run(
-        f"SELECT DISTINCT customer_id FROM {db.table('customer_usage_quotas')} "
-        "WHERE usage_date = @day AND pipelines_run > 0",
-        {"day": datetime.now(UTC).date()},
-    )
-    sent = sum(len(alerts.evaluate(str(row["customer_id"]))) for row in rows)
-    return {"leases_reclaimed": len(lost), "alerts": sent}
+    return sweeps.leases()

@@ -1,22 +1,21 @@
 """The refresh HTTP API: routes, API-key auth, input validation (values always bound).
 
-Auth: ``Authorization: Bearer <key>`` or ``X-API-Key``. Keys live in ``ops.refresh_api_keys``
-only as SHA-256 hex digests; the stored digest is compared with ``hmac.compare_digest``.
-Roles: ``viewer`` (GET routes), ``operator`` (also POST /trigger, PATCH /configs/<table>).
+Auth: :mod:`shared.api_keys` (the one key module of every HTTP function): ``Authorization:
+Bearer <key>`` or ``X-API-Key``; scope ``refresh:read`` for the GET routes, ``refresh:write`` for
+POST /trigger and PATCH /configs/<table>.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
-from datetime import UTC, datetime
 from typing import Any
 
+from shared import api_keys
 from shared.errors import PermanentError, PipelineError
 from shared.refresh import request as refresh_request
 
-ROLES = {"viewer": 1, "operator": 2}
+ROLES = {"viewer": "refresh:read", "operator": "refresh:write"}
+"""The scope of shared.api_keys each role of a route needs (an operator key carries both)."""
 MAX_PAGE = 200
 
 
@@ -29,33 +28,13 @@ class ApiError(PipelineError):
         self.message = message
 
 
-def key_hash(key: str) -> str:
-    return hashlib.sha256(key.encode()).hexdigest()
-
-
-def authenticate(store: Any, headers: dict[str, str], needed: str) -> str:
-    """The key id; ApiError 401 (missing/unknown/inactive/expired) or 403 (role too low)."""
-    auth = headers.get("authorization", "")
-    key = auth[7:].strip() if auth.lower().startswith("bearer ") else headers.get("x-api-key", "")
-    if not key or len(key) > 256:
-        raise ApiError(401, "missing API key")
-    digest = key_hash(key)
-    rows, _ = store.query(
-        f"SELECT key_id, key_sha256, role, active, expires_at FROM `{store.t('refresh_api_keys')}`"
-        " WHERE key_sha256 = @h",
-        {"h": digest},
-    )
-    match = next((r for r in rows if hmac.compare_digest(str(r["key_sha256"]), digest)), None)
-    if match is None:
-        raise ApiError(401, "unknown API key")
-    if not match.get("active"):
-        raise ApiError(401, "inactive API key")
-    expires = match.get("expires_at")
-    if expires is not None and expires <= datetime.now(UTC):
-        raise ApiError(401, "expired API key")
-    if ROLES.get(str(match.get("role")), 0) < ROLES[needed]:
-        raise ApiError(403, f"role {match.get('role')!r} may not do this (needs {needed})")
-    return str(match["key_id"])
+def authenticate(headers: dict[str, str], needed: str) -> str:
+    """The key id; ApiError 401 (one message for missing/unknown/inactive/expired) or 403
+    (the key's scopes do not include the role's)."""
+    try:
+        return api_keys.authenticate(headers, ROLES[needed]).key_id
+    except api_keys.ApiKeyError as exc:
+        raise ApiError(exc.status, exc.message) from None
 
 
 def _int_arg(args: dict[str, str], name: str, default: int, low: int, high: int) -> int:
@@ -82,19 +61,19 @@ def handle(  # noqa: PLR0917
     parts = [p for p in path.split("/") if p]
     try:
         if method == "GET" and parts == ["status"]:
-            authenticate(store, headers, "viewer")
+            authenticate(headers, "viewer")
             return 200, status(store)
         if method == "GET" and parts == ["configs"]:
-            authenticate(store, headers, "viewer")
+            authenticate(headers, "viewer")
             return 200, {"configs": store.configs()}
         if method == "GET" and parts == ["history"]:
-            authenticate(store, headers, "viewer")
+            authenticate(headers, "viewer")
             return 200, history(store, definitions, args)
         if method == "POST" and parts == ["trigger"]:
-            authenticate(store, headers, "operator")
+            authenticate(headers, "operator")
             return trigger(definitions, publish, body)
         if method == "PATCH" and len(parts) == 2 and parts[0] == "configs":
-            authenticate(store, headers, "operator")
+            authenticate(headers, "operator")
             return patch_config(store, definitions, parts[1], body)
         raise ApiError(404, "no such route")
     except ApiError as exc:
@@ -197,8 +176,6 @@ LIMIT @limit OFFSET @offset""",
 
 
 def _str_param(name: str, value: str | None) -> Any:
-    from google.cloud import bigquery
+    from shared.bigquery import typed
 
-    from shared.refresh.store import _Typed
-
-    return _Typed(bigquery.ScalarQueryParameter(name, "STRING", value))
+    return typed(value, "STRING")

@@ -2,6 +2,11 @@
 
 Signature: header ``X-Refresh-Signature: sha256=<hex>`` = HMAC-SHA256(secret,
 ``<X-Refresh-Timestamp>.<raw body>``); receivers recompute it and compare in constant time.
+
+Outbound rules (the URLs often carry tokens and come from Secret Manager): HTTPS only outside
+``APP_ENV=local`` (local may also use ``http``), never another scheme, never a redirect (a 3xx
+is the receiver's answer, not an invitation to send the signed body elsewhere), and never an
+empty signing key. :func:`url_problem` is also checked at start-up (RefreshSettings).
 """
 
 from __future__ import annotations
@@ -12,11 +17,12 @@ import json
 import logging
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from shared.errors import TransientError
+from shared.errors import ConfigurationError, TransientError
 from shared.retry import RetryPolicy, call_with_retry
 
 logger = logging.getLogger("shared.refresh.notify")
@@ -24,7 +30,31 @@ NOTIFY_RETRY = RetryPolicy(attempts=4, initial_s=0.5, maximum_s=5.0, deadline_s=
 TOPIC = "refresh-events"
 
 
+def url_problem(url: str, *, local: bool) -> str | None:
+    """Why ``url`` may not receive notifications (None when it may); never echoes the URL."""
+    parts = urllib.parse.urlsplit(url)
+    allowed = ("https", "http") if local else ("https",)
+    if parts.scheme not in allowed:
+        shown = parts.scheme or "no scheme"
+        return f"notification URLs must use {' or '.join(allowed)} (got {shown})"
+    if not parts.hostname:
+        return "notification URL has no host"
+    return None
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """Answer 3xx as the final status instead of following it."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirect)
+
+
 def sign(secret: str, timestamp: str, body: bytes) -> str:
+    if not secret:
+        raise ConfigurationError("REFRESH_NOTIFY_SECRET is empty: refusing to sign with no key")
     digest = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
     return "sha256=" + digest.hexdigest()
 
@@ -46,7 +76,13 @@ def message(summary: dict[str, Any]) -> dict[str, Any]:
     return {"text": text, **summary}
 
 
-def post(url: str, body: bytes, secret: str, timeout_s: float = 10.0) -> int:
+def post(
+    url: str, body: bytes, secret: str, timeout_s: float = 10.0, *, local: bool = False
+) -> int:
+    """POST the signed body once per attempt; the HTTP status (3xx included: not followed)."""
+    problem = url_problem(url, local=local)
+    if problem:
+        raise ConfigurationError(problem)
     timestamp = str(int(time.time()))
     request = urllib.request.Request(  # noqa: S310 - URLs come from configuration
         url,
@@ -61,7 +97,7 @@ def post(url: str, body: bytes, secret: str, timeout_s: float = 10.0) -> int:
 
     def once() -> int:
         try:
-            with urllib.request.urlopen(request, timeout=timeout_s) as response:  # noqa: S310
+            with _OPENER.open(request, timeout=timeout_s) as response:
                 return int(response.status)
         except urllib.error.HTTPError as exc:
             if exc.code >= 500 or exc.code == 429:
@@ -78,16 +114,22 @@ def notify(
     urls: Sequence[str],
     secret: str,
     publish: Callable[[bytes, dict[str, str]], None] | None,
+    *,
+    local: bool = False,
 ) -> dict[str, Any]:
     """Send to every URL (failures logged, never raised) and publish to refresh-events."""
     body = json.dumps(message(summary), sort_keys=True, default=str).encode()
     delivered: dict[str, Any] = {}
-    for url in urls:
+    for index, url in enumerate(urls):
         try:
-            delivered[url] = post(url, body, secret)
+            delivered[url] = post(url, body, secret, local=local)
         except Exception as exc:
-            logger.warning("notification to a webhook failed after retries: %s", exc)
+            # the URL may carry a token: log its position, never the URL itself
+            logger.warning("notification to webhook #%d failed: %s", index, exc)
             delivered[url] = str(exc)
+            continue
+        if 300 <= delivered[url] < 400:
+            logger.warning("notification webhook #%d answered a redirect: not followed", index)
     if publish is not None:
         publish(body, {"run_id": str(summary["run_id"]), "status": str(summary["status"])})
     return delivered

@@ -103,5 +103,6 @@ def handle(request: RefreshRequest) -> RunResult:
         urls,
         area_settings(RefreshSettings).notify_secret,
         lambda body, attrs: publish(notify.TOPIC, body, attrs),
+        local=settings.is_local,
     )
     return result

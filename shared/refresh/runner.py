@@ -438,13 +438,9 @@ class Runner:
         columns = self._columns(d)
         params: dict[str, Any] = {}
         if d.customer_scope:
-            from google.cloud import bigquery
+            from shared.bigquery import typed
 
-            from shared.refresh.store import _Typed
-
-            params["customer_id"] = _Typed(
-                bigquery.ScalarQueryParameter("customer_id", "STRING", request.customer_id)
-            )
+            params["customer_id"] = typed(request.customer_id, "STRING")
         faults_spec = test.get("faults") if isinstance(test.get("faults"), dict) else {}
 
         def statement(sql: str, extra: dict[str, Any]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from shared.settings import at_least, env
 
@@ -13,7 +14,29 @@ class RefreshSettings:
     """Past it no new chunk or table starts; the run continues in a new invocation."""
     max_concurrency: int = env("REFRESH_MAX_CONCURRENCY", 4, check=at_least(1))
     lease_ttl_s: int = env("REFRESH_LEASE_TTL_S", 900, check=at_least(1))
-    notify_urls: tuple[str, ...] = env("REFRESH_NOTIFY_URLS", ())
-    """Comma-separated URLs that receive the signed run summary."""
+    notify_urls: tuple[str, ...] = env("REFRESH_NOTIFY_URLS", (), secret=True)
+    """Comma-separated URLs that receive the signed run summary (Secret Manager in the cloud:
+    they often carry tokens; never logged)."""
     notify_secret: str = env("REFRESH_NOTIFY_SECRET", "", secret=True)
     """HMAC key of the notification signature (Secret Manager in the cloud)."""
+    app_env: str = env("APP_ENV", "local")
+    """The core APP_ENV, read here for the outbound rules below (http only when local)."""
+
+    @staticmethod
+    def cross_checks(values: dict[str, Any]) -> list[str]:
+        """Fail the cold start rather than sign with an empty key or send tokens in clear."""
+        from shared.refresh.notify import url_problem
+
+        local = values.get("app_env", "local") == "local"
+        problems: list[str] = []
+        urls = values.get("notify_urls", ())
+        if not values.get("notify_secret") and (urls or not local):
+            problems.append(
+                "REFRESH_NOTIFY_SECRET is required (Secret Manager secret refresh-notify-secret"
+                " needs a version): notifications are never signed with an empty key"
+            )
+        for index, url in enumerate(urls):
+            problem = url_problem(url, local=local)
+            if problem:
+                problems.append(f"REFRESH_NOTIFY_URLS #{index}: {problem}")
+        return problems

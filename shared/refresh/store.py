@@ -13,32 +13,10 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from shared import bigquery as bq
 from shared.refresh.definitions import Definition
 from shared.resources import manifest, table_id
-from shared.retry import RetryPolicy, call_with_retry
-
-DML_RETRY = RetryPolicy(attempts=6, initial_s=0.5, maximum_s=8.0, deadline_s=60.0)
-
-
-def param(name: str, value: Any) -> Any:  # noqa: PLR0911
-    """A bound query parameter typed from the Python value."""
-    from google.cloud import bigquery
-
-    if isinstance(value, _Typed):
-        return value.parameter
-    if isinstance(value, list | tuple):
-        return bigquery.ArrayQueryParameter(name, "STRING", [str(v) for v in value])
-    if isinstance(value, bool):
-        return bigquery.ScalarQueryParameter(name, "BOOL", value)
-    if isinstance(value, int):
-        return bigquery.ScalarQueryParameter(name, "INT64", value)
-    if isinstance(value, float):
-        return bigquery.ScalarQueryParameter(name, "FLOAT64", value)
-    if isinstance(value, datetime):
-        return bigquery.ScalarQueryParameter(name, "TIMESTAMP", value)
-    if isinstance(value, date):
-        return bigquery.ScalarQueryParameter(name, "DATE", value)
-    return bigquery.ScalarQueryParameter(name, "STRING", value)
+from shared.retry import call_with_retry
 
 
 def fq(project: str, name: str) -> str:
@@ -66,7 +44,7 @@ class Store:
         from google.cloud import bigquery
 
         config = bigquery.QueryJobConfig(
-            query_parameters=[param(k, v) for k, v in (params or {}).items()],
+            query_parameters=bq.to_parameters(params),
             dry_run=dry_run,
             use_query_cache=False,
         )
@@ -77,13 +55,8 @@ class Store:
         return rows, job
 
     def dml(self, sql: str, params: Mapping[str, Any] | None = None) -> int:
-        """A mutating statement, retried on transient errors (serialization conflicts)."""
-
-        def once() -> int:
-            _, job = self.query(sql, params)
-            return int(job.num_dml_affected_rows or 0)
-
-        return call_with_retry(once, DML_RETRY)
+        """A mutating statement under the one DML policy (serialization conflicts retried)."""
+        return bq.dml(sql, params, client=self.client)
 
     def t(self, name: str) -> str:
         return fq(self.project, name)
@@ -160,12 +133,10 @@ WHERE table_name = @table""",
     def _override_params(
         self, table: str, enabled: bool | None, priority: int | None
     ) -> dict[str, Any]:
-        from google.cloud import bigquery
-
         # NULL parameters need an explicit type
         return {
-            "enabled": _Typed(bigquery.ScalarQueryParameter("enabled", "BOOL", enabled)),
-            "priority": _Typed(bigquery.ScalarQueryParameter("priority", "INT64", priority)),
+            "enabled": bq.typed(enabled, "BOOL"),
+            "priority": bq.typed(priority, "INT64"),
             "now": datetime.now(UTC),
             "table": table,
         }
@@ -238,7 +209,7 @@ WHEN NOT MATCHED THEN INSERT (table_name, partition_through, run_id, updated_at)
             if errors:
                 raise TransientError(f"refresh_runs insert errors: {errors[:3]}")
 
-        call_with_retry(once, DML_RETRY)
+        call_with_retry(once, bq.DML_RETRY)
 
     def run_rows(self, run_id: str) -> list[dict[str, Any]]:
         rows, _ = self.query(
@@ -247,13 +218,6 @@ WHEN NOT MATCHED THEN INSERT (table_name, partition_through, run_id, updated_at)
             {"run_id": run_id},
         )
         return rows
-
-
-class _Typed:
-    """A pre-built query parameter (for typed NULLs)."""
-
-    def __init__(self, parameter: Any) -> None:
-        self.parameter = parameter
 
 
 def _jsonable(row: Mapping[str, Any]) -> dict[str, Any]:

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from shared.uploads import media_classes
+
 SNIFF_BYTES = 64
 EXECUTABLE = "executable"
 
@@ -87,29 +89,12 @@ def sniff(head: bytes) -> Detected:  # noqa: PLR0911 - one return per signature 
     return Detected("application/octet-stream", "unknown")
 
 
+EXECUTABLE_EXTENSIONS = ("exe", "dll", "so", "sh", "bat", "cmd", "msi", "bin", "app")
 EXTENSION_CLASSES: dict[str, str] = {
-    **dict.fromkeys(("mp3", "wav", "flac", "ogg", "oga", "m4a", "aac", "opus"), "audio"),
-    **dict.fromkeys(("mp4", "m4v", "mov", "webm", "mkv", "avi"), "video"),
-    **dict.fromkeys(
-        ("jpg", "jpeg", "png", "gif", "webp", "tif", "tiff", "bmp", "heic", "avif"), "image"
-    ),
-    **dict.fromkeys(
-        ("pdf", "txt", "csv", "md", "json", "docx", "xlsx", "pptx", "doc", "xls", "rtf", "odt"),
-        "document",
-    ),
-    **dict.fromkeys(("exe", "dll", "so", "sh", "bat", "cmd", "msi", "bin", "app"), EXECUTABLE),
+    **media_classes.extension_classes(),  # the uploads manifest's media classes
+    **dict.fromkeys(EXECUTABLE_EXTENSIONS, EXECUTABLE),
 }
-EXTENSION_TYPES: dict[str, str] = {
-    "jpg": "image/jpeg",
-    "jpeg": "image/jpeg",
-    "png": "image/png",
-    "gif": "image/gif",
-    "webp": "image/webp",
-    "pdf": "application/pdf",
-    "mp3": "audio/mpeg",
-    "flac": "audio/flac",
-    "wav": "audio/wav",
-}
+EXTENSION_TYPES: dict[str, str] = media_classes.verified_types()
 """Extensions whose exact format we can check (a PNG named .jpg is flagged, not rejected)."""
 _DOCUMENT_TYPES = ("application/pdf", "application/msword", "application/rtf", "application/json")
 

@@ -13,7 +13,10 @@ import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-MEDIA_CLASSES = ("audio", "video", "image", "document")
+from shared.uploads import media_classes
+
+MEDIA_CLASSES = media_classes.names()
+"""Class folder names, from the uploads bucket's manifest entry (see media_classes)."""
 CUSTOMER_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{1,62}$")
 RECORD_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 MAX_FILE_NAME_BYTES = 255
@@ -81,6 +84,7 @@ def parse_name(  # noqa: PLR0911 - one return per rule, checked in order
             f"media class {media_class[:32]!r} is not one of {', '.join(MEDIA_CLASSES)}",
             customer_id=customer_id,
             record_id=record_id,
+            media_class=media_classes.UNKNOWN,  # the row says so explicitly, never NULL
         )
     if len(file_name.encode()) > MAX_FILE_NAME_BYTES or file_name.strip() != file_name:
         return NamingProblem(

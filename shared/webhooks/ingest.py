@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from shared.errors import PermanentError
+from shared.errors import PermanentError, is_transient
 from shared.events import PubSubMessage, parse_timestamp
 from shared.webhooks import contract as c
 from shared.webhooks import sources
@@ -114,7 +114,8 @@ def route(message: PubSubMessage, now: datetime | None = None) -> Routed:
         )
     except ValidationError as exc:
         raise PermanentError("invalid_payload", str(exc)) from None
-    key = c.event_key(source, provider_id, payload)
+    key = c.event_key(source, event_type, provider_id, payload)
+    delivery_id = _attribute(attrs, c.ATTR_DELIVERY_ID, None, c.EVENT_ID_MAX)
     received_at = parse_timestamp(attrs.get(c.ATTR_RECEIVED_AT))
     ctx = Context(source, event_type or "", key, message.message_id, now, received_at)
     typed: list[TypedRow] = []
@@ -134,7 +135,7 @@ def route(message: PubSubMessage, now: datetime | None = None) -> Routed:
     rows[RAW] = [
         (
             c.row_key(RAW, source, key, message.message_id),
-            _raw_row(ctx, message, payload, provider_id, status),
+            _raw_row(ctx, message, payload, provider_id or delivery_id, status),
         )
     ]
     return Routed(key, status, {t: r for t, r in rows.items() if r})
@@ -164,8 +165,27 @@ def _raw_row(
     }
 
 
+DEAD_LETTER_SOURCE = "CloudPubSubDeadLetterSourceSubscription"
+"""Attribute Pub/Sub adds when it forwards a message to a dead-letter topic."""
+
+
 def ingest(message: PubSubMessage, sink: WebhookSink, now: datetime | None = None) -> Routed:
-    """Route the message and write its rows; returns after they are written."""
-    routed = route(message, now)
-    sink.write(routed.rows)
+    """Route the message and write its rows; returns after they are written.
+
+    A message forwarded by Pub/Sub after ``max_delivery_attempts`` (it carries
+    ``CloudPubSubDeadLetterSource*`` attributes; the dead-letter topic pushes here too) is
+    ingested again; if it still fails for a reason that is not transient (a bug, an
+    unexpected error), it becomes a dead letter (``delivery_attempts_exhausted``) instead of
+    waiting unseen on the dead-letter topic until its retention drops it.
+    """
+    try:
+        routed = route(message, now)
+        sink.write(routed.rows)
+    except PermanentError:
+        raise
+    except Exception as exc:
+        if DEAD_LETTER_SOURCE not in message.attributes or is_transient(exc):
+            raise
+        detail = f"{type(exc).__name__}: {exc}"[:500]
+        raise PermanentError("delivery_attempts_exhausted", detail) from exc
     return routed

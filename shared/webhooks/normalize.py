@@ -119,7 +119,7 @@ def count(value: Any, path: str, *, required: bool = False) -> int | None:
     """A non-negative integer count (numeric strings accepted)."""
     if value is None and not required:
         return None
-    if isinstance(value, str) and value.isdigit() and len(value) < 19:
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) < 19:
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**63:
         raise ValidationError(path, "must be a non-negative integer")

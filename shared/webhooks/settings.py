@@ -13,9 +13,12 @@ from shared.webhooks.contract import MAX_MESSAGE_BYTES
 @dataclass(frozen=True, slots=True)
 class ReceiverSettings:
     secrets: Mapping[str, str] = env_prefix("WEBHOOK_SECRET_", secret=True)
-    """Signing secret per source: ``WEBHOOK_SECRET_SHOP`` -> ``shop``."""
+    """Signing secrets by variable: ``WEBHOOK_SECRET_META_ADS`` -> ``meta_ads``; the manifest's
+    ``webhook_sources`` say which variables a source reads (whitespace-separated values:
+    several secrets valid at once during a rotation)."""
     max_body_bytes: int = env("WEBHOOKS_MAX_BODY_BYTES", MAX_MESSAGE_BYTES, check=at_least(1))
     timestamp_tolerance_s: int = env("WEBHOOKS_TIMESTAMP_TOLERANCE_S", 300, check=at_least(1))
+    """Default tolerance of timestamped schemes when a source's manifest entry sets none."""
 
 
 @dataclass(frozen=True, slots=True)

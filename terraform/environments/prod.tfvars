@@ -8,4 +8,12 @@ cors_origins                  = ["https://app.example.com"]
 alert_emails                  = ["oncall@example.com"]
 function_error_rate_threshold = 0.02
 monthly_budget                = 300
-github_repository             = "CHANGE-ME/gcp-event-plumbing"
+deployer_service_account      = "deployer@CHANGE-ME-prod.iam.gserviceaccount.com"
+planner_service_account       = "planner@CHANGE-ME-prod.iam.gserviceaccount.com"
+bucket_replication = {
+  location       = "EU"
+  data_locations = ["EUROPE-WEST1", "EUROPE-WEST4"]
+  turbo          = true
+}
+soft_delete_days        = 30
+noncurrent_version_days = 90

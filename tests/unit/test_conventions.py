@@ -1,7 +1,7 @@
 """Project-wide conventions that a reviewer would otherwise have to check by hand.
 
-- One exception root: every exception class defined under ``shared/``, ``functions/`` and
-  ``devstack/`` derives from :class:`shared.errors.PipelineError`.
+- One exception root: every exception class defined under ``shared/``, ``functions/``,
+  ``devstack/`` and ``ops/`` derives from :class:`shared.errors.PipelineError`.
 - No environment reads outside :mod:`shared.settings` in ``shared/`` and ``functions/``: areas
   declare typed settings dataclasses read through it (``devstack/``, ``tests/`` and ``bench/``
   may read the environment).
@@ -19,7 +19,7 @@ from types import ModuleType
 from shared.errors import PipelineError
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("shared", "functions", "devstack")
+PACKAGES = ("shared", "functions", "devstack", "ops")
 
 
 def _module_names() -> list[str]:

@@ -31,10 +31,15 @@ class SourceModule(Protocol):
     def payload_event_type(self, payload: dict[str, Any]) -> str | None: ...
 
 
-def _load() -> dict[str, ModuleType]:
-    from shared.webhooks.sources import adplatform, payments, shop
+ALIASES = {"payments": "stripe", "shop": "shopify"}
+"""Source names of the first release, still accepted on direct publishes (same mappings)."""
 
-    return {m.SOURCE: m for m in (adplatform, shop, payments)}
+
+def _load() -> dict[str, ModuleType]:
+    from shared.webhooks.sources import adplatform, github, meta_ads, shopify, stripe
+
+    modules = {m.SOURCE: m for m in (adplatform, github, meta_ads, shopify, stripe)}
+    return {**modules, **{alias: modules[name] for alias, name in ALIASES.items()}}
 
 
 SOURCES: dict[str, ModuleType] = _load()

@@ -35,14 +35,20 @@ resource "google_storage_bucket_object" "source" {
 }
 
 resource "google_cloudfunctions2_function" "this" {
-  name     = var.name
-  location = var.region
-  project  = var.project_id
-  labels   = var.labels
+  #checkov:skip=CKV_GCP_124:Ingress comes from the manifest: event functions are internal-only; HTTP ones answer third-party webhook senders and API clients on the internet, authenticated (IAM invoker, signatures, API keys), or sit behind the load balancer with var.http_behind_load_balancer.
+  name         = var.name
+  location     = var.region
+  project      = var.project_id
+  labels       = var.labels
+  kms_key_name = var.kms_key_name
 
   build_config {
     runtime     = var.runtime
     entry_point = var.entry_point
+    # Built by a dedicated identity (not the default Cloud Build / compute account) into our
+    # own Artifact Registry repository, CMEK-encrypted when kms_key_name is set.
+    service_account   = var.build_service_account
+    docker_repository = var.docker_repository
     source {
       storage_source {
         bucket = var.source_bucket
@@ -60,9 +66,10 @@ resource "google_cloudfunctions2_function" "this" {
     max_instance_request_concurrency = var.concurrency
     service_account_email            = var.service_account_email
     all_traffic_on_latest_revision   = true
-    # Event and push-triggered functions only take traffic from Google (Eventarc / Pub/Sub
-    # push); HTTP functions are reachable from outside but only with an authorised identity.
-    ingress_settings      = var.trigger_type == "http" ? "ALLOW_ALL" : "ALLOW_INTERNAL_ONLY"
+    # From the manifest entry (functions.tf): event and push-triggered functions take traffic
+    # from Google only; HTTP APIs from anywhere (with an authorised identity) or only through
+    # the project's load balancer.
+    ingress_settings      = var.ingress
     environment_variables = var.env
 
     dynamic "secret_environment_variables" {

@@ -114,9 +114,29 @@ variable "max_instances" {
 }
 
 variable "kms_key_name" {
-  description = "KMS key that encrypts the function's build artifacts (Artifact Registry repo must allow it); null for Google-managed."
+  description = "KMS key that encrypts the function's source and build artifacts (needs docker_repository encrypted with a key too); null for Google-managed."
   type        = string
   default     = null
+}
+
+variable "build_service_account" {
+  description = "Full resource name (projects/P/serviceAccounts/EMAIL) of the identity Cloud Build uses to build the function."
+  type        = string
+}
+
+variable "docker_repository" {
+  description = "Artifact Registry repository (projects/P/locations/R/repositories/NAME) that receives the built image; required with kms_key_name."
+  type        = string
+  default     = null
+}
+
+variable "ingress" {
+  description = "ALLOW_ALL, ALLOW_INTERNAL_ONLY or ALLOW_INTERNAL_AND_GCLB (from the manifest entry's ingress)."
+  type        = string
+  validation {
+    condition     = contains(["ALLOW_ALL", "ALLOW_INTERNAL_ONLY", "ALLOW_INTERNAL_AND_GCLB"], var.ingress)
+    error_message = "ingress must be ALLOW_ALL, ALLOW_INTERNAL_ONLY or ALLOW_INTERNAL_AND_GCLB."
+  }
 }
 
 variable "labels" {

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
-import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -12,35 +10,28 @@ import pytest
 import requests
 
 from devstack.stack import LocalStack
+from shared import api_keys
 
 pytestmark = pytest.mark.stack
 
 
-def add_key(stack: LocalStack, role: str, *, active: bool = True, expired: bool = False) -> str:
-    key = f"rk_{uuid.uuid4().hex}"
+def add_key(role: str, *, active: bool = True, expired: bool = False) -> str:
+    """A key from the one key module (shared.api_keys); only its SHA-256 is stored."""
+    scopes = ["refresh:read", "refresh:write"] if role == "operator" else ["refresh:read"]
     expires = datetime.now(UTC) + timedelta(days=-1 if expired else 30)
-    stack.query(
-        "INSERT INTO `demo-local.ops.refresh_api_keys`"
-        " (key_id, key_sha256, role, active, expires_at, created_at)"
-        " VALUES (@id, @h, @role, @active, @exp, CURRENT_TIMESTAMP())",
-        {
-            "id": key[:10],
-            "h": hashlib.sha256(key.encode()).hexdigest(),
-            "role": role,
-            "active": active,
-            "exp": expires.isoformat(),
-        },
-    )
+    key_id, key = api_keys.create_key("platform", scopes, name=f"test {role}", expires_at=expires)
+    if not active:
+        assert api_keys.deactivate(key_id)
     return key
 
 
 @pytest.fixture(scope="module")
 def keys(stack: LocalStack) -> dict[str, str]:
     return {
-        "viewer": add_key(stack, "viewer"),
-        "operator": add_key(stack, "operator"),
-        "inactive": add_key(stack, "operator", active=False),
-        "expired": add_key(stack, "operator", expired=True),
+        "viewer": add_key("viewer"),
+        "operator": add_key("operator"),
+        "inactive": add_key("operator", active=False),
+        "expired": add_key("operator", expired=True),
     }
 
 
@@ -52,10 +43,12 @@ def call(stack: LocalStack, method: str, path: str, key: str | None, **kw: Any) 
 
 
 def test_auth_errors(stack: LocalStack, keys: dict[str, str]) -> None:
-    assert call(stack, "GET", "/status", None).status_code == 401
-    assert call(stack, "GET", "/status", "rk_unknown").status_code == 401
-    assert call(stack, "GET", "/status", keys["inactive"]).status_code == 401
-    assert call(stack, "GET", "/status", keys["expired"]).status_code == 401
+    refused = [
+        call(stack, "GET", "/status", key)
+        for key in (None, "pk_unknown_key", keys["inactive"], keys["expired"])
+    ]
+    assert [r.status_code for r in refused] == [401] * 4
+    assert len({r.text for r in refused}) == 1  # one message: nothing learnt about the key
     forbidden = call(stack, "POST", "/trigger", keys["viewer"], data=b"{}")
     assert forbidden.status_code == 403
 

@@ -1,4 +1,4 @@
-"""Quotas against the real BigQuery and Pub/Sub emulators (the session ``stack``)."""
+"""Quotas on the real emulators (Firestore for the state, BigQuery for the record, Pub/Sub)."""
 
 from __future__ import annotations
 
@@ -8,13 +8,13 @@ import json
 import threading
 import time
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-import requests
 
 from devstack.stack import LocalStack
-from shared.quotas import admission, api_keys, customers, sweeps
+from shared.quotas import admission, alerts, customers, outbox, store, sweeps
 from shared.quotas.validation import InvalidInputError
 
 pytestmark = pytest.mark.stack
@@ -24,132 +24,177 @@ def _customer(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
-def _usage(stack: LocalStack, customer: str) -> list[dict[str, Any]]:
+def _record(stack: LocalStack, customer: str) -> list[dict[str, Any]]:
+    """customer_usage_quotas after a sweep rebuilt it from the usage events."""
+    outbox.drain()
+    sweeps.refresh_record()
     return stack.query(
-        f"SELECT pipelines_run, ARRAY_LENGTH(running) AS running, warning_sent, exceeded "
-        f"FROM `{stack.project}.customers.customer_usage_quotas` WHERE customer_id = @c",
+        f"SELECT pipelines_run, ARRAY_LENGTH(running) AS running, api_calls, warning_sent, "
+        f"exceeded FROM `{stack.project}.customers.customer_usage_quotas` WHERE customer_id = @c",
         {"c": customer},
     )
 
 
-def test_daily_limit_six_admits_exactly_six_of_fifty_concurrent(stack: LocalStack) -> None:
+def _events(stack: LocalStack, customer: str) -> dict[str, int]:
+    outbox.drain()
+    rows = stack.query(
+        f"SELECT kind, COUNT(DISTINCT event_id) AS n FROM "
+        f"`{stack.project}.customers.quota_usage_events` WHERE customer_id = @c GROUP BY kind",
+        {"c": customer},
+    )
+    return {r["kind"]: r["n"] for r in rows}
+
+
+def test_daily_limit_six_admits_exactly_six_of_two_hundred_racing(stack: LocalStack) -> None:
     customer = _customer("daily")
     customers.upsert_customer(customer, "STARTER", concurrent_limit=100)
-    with concurrent.futures.ThreadPoolExecutor(16) as pool:
-        results = list(
-            pool.map(
-                lambda i: admission.start(customer, "p", f"{customer}-r{i}", notify=False),
-                range(50),
-            )
-        )
-    admitted = [r for r in results if r.admitted]
-    assert len(admitted) == 6
+    with concurrent.futures.ThreadPoolExecutor(64) as pool:
+        results = list(pool.map(lambda i: admission.start(customer, "p", f"r{i}"), range(200)))
+    assert sum(r.admitted for r in results) == 6
     assert {r.reason for r in results if not r.admitted} == {"daily_limit_reached"}
-    assert _usage(stack, customer) == [
-        {"pipelines_run": 6, "running": 6, "warning_sent": False, "exceeded": False}
+    state = admission.usage(customer)
+    assert state["admitted"] == 6 and len(state["leases"]) == 6
+    assert _events(stack, customer) == {"admitted": 6, "refused": 194}
+    assert _record(stack, customer) == [
+        {"pipelines_run": 6, "running": 6, "api_calls": 0, "warning_sent": True, "exceeded": True}
     ]
 
 
-def test_concurrency_three_holds_under_concurrent_starts_and_finishes(stack: LocalStack) -> None:
+def test_concurrency_three_never_four_leases(stack: LocalStack) -> None:
     customer = _customer("conc")
-    customers.upsert_customer(customer, "SCALE")
-    lock = threading.Lock()
-    in_flight = 0
+    customers.upsert_customer(customer, "SCALE")  # concurrency 3
+    ref = store.leases_ref(customer)
     peak = 0
-    admitted = 0
+    stop = threading.Event()
 
-    def worker(n: int) -> None:
-        nonlocal in_flight, peak, admitted
+    def watch() -> None:  # the state as any reader sees it, all along
+        nonlocal peak
+        while not stop.is_set():
+            snap = ref.get()
+            peak = max(peak, len((snap.to_dict() or {}).get("leases", {})))
+
+    def worker(n: int) -> int:
+        admitted = 0
         for i in range(4):
-            run = f"{customer}-w{n}-{i}"
-            if admission.start(customer, "p", run, notify=False).admitted:
-                with lock:
-                    in_flight += 1
-                    admitted += 1
-                    peak = max(peak, in_flight)
-                with lock:
-                    in_flight -= 1
-                assert admission.finish(run, "COMPLETED")
+            run = f"w{n}-{i}"
+            if admission.start(customer, "p", run).admitted:
+                admitted += 1
+                assert admission.finish(run, "COMPLETED", customer_id=customer)
+        return admitted
 
-    with concurrent.futures.ThreadPoolExecutor(8) as pool:
-        list(pool.map(worker, range(8)))
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        with concurrent.futures.ThreadPoolExecutor(16) as pool:
+            admitted = sum(pool.map(worker, range(16)))
+    finally:
+        stop.set()
+        watcher.join()
     assert 1 <= peak <= 3
-    rows = _usage(stack, customer)
-    assert rows[0]["running"] == 0 and rows[0]["pipelines_run"] == admitted
+    assert admitted >= 3
+    state = admission.usage(customer)
+    assert state["leases"] == {} and state["admitted"] == admitted
 
 
 def test_concurrency_limit_refuses_fourth_run(stack: LocalStack) -> None:
     customer = _customer("four")
     customers.upsert_customer(customer, "PROFESSIONAL")
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
-        results = list(
-            pool.map(
-                lambda i: admission.start(customer, "p", f"{customer}-{i}", notify=False), range(8)
-            )
-        )
+        results = list(pool.map(lambda i: admission.start(customer, "p", f"r{i}"), range(8)))
     assert sum(r.admitted for r in results) == 3
     assert {r.reason for r in results if not r.admitted} == {"concurrency_limit_reached"}
-    assert admission.finish(
-        f"{customer}-{next(i for i, r in enumerate(results) if r.admitted)}", "FAILED"
-    )
-    assert admission.start(customer, "p", f"{customer}-late", notify=False).admitted
+    first = next(r.run_id for r in results if r.admitted)
+    assert admission.finish(first, "FAILED", customer_id=customer)
+    assert admission.start(customer, "p", "late").admitted
 
 
 def test_repeated_start_and_finish_count_once(stack: LocalStack) -> None:
     customer = _customer("idem")
     customers.upsert_customer(customer, "STARTER")
-    run = f"{customer}-run"
-    first = admission.start(customer, "p", run, notify=False)
-    again = [admission.start(customer, "p", run, notify=False) for _ in range(3)]
+    first = admission.start(customer, "p", "run")
+    again = [admission.start(customer, "p", "run") for _ in range(3)]
     assert first.reason == "admitted"
     assert all(r.admitted and r.reason == "already_admitted" for r in again)
-    assert [admission.finish(run, "COMPLETED") for _ in range(3)] == [True, False, False]
-    assert admission.start(customer, "p", run, notify=False).reason == "already_admitted"
-    assert _usage(stack, customer)[0]["pipelines_run"] == 1
-    assert _usage(stack, customer)[0]["running"] == 0
+    assert [admission.finish("run", "COMPLETED", customer_id=customer) for _ in range(3)] == [
+        True,
+        False,
+        False,
+    ]
+    assert admission.start(customer, "p", "run").reason == "already_admitted"
+    assert _record(stack, customer)[0]["pipelines_run"] == 1
+    assert _record(stack, customer)[0]["running"] == 0
+
+
+def test_two_customers_with_the_same_run_id_never_touch_each_other(stack: LocalStack) -> None:
+    a, b, c = _customer("ten-a"), _customer("ten-b"), _customer("ten-c")
+    for customer in (a, b, c):
+        customers.upsert_customer(customer, "STARTER")
+    assert admission.start(a, "p", "shared-run").admitted
+    assert admission.start(b, "p", "shared-run").admitted
+    before_b = admission.usage(b)["leases"]["shared-run"]["expires_at"]
+    assert admission.heartbeat(c, "shared-run") is False  # c holds no such run
+    assert admission.finish("shared-run", "COMPLETED", customer_id=c) is False
+    assert admission.finish("shared-run", "COMPLETED", customer_id=a) is True
+    assert "shared-run" not in admission.usage(a)["leases"]
+    assert admission.usage(b)["leases"]["shared-run"]["expires_at"] == before_b
+    assert admission.heartbeat(b, "shared-run") is True
+    assert admission.finish("shared-run", "FAILED", customer_id=b) is True
 
 
 def test_expired_lease_is_reclaimed_and_late_finish_does_not_release(stack: LocalStack) -> None:
     customer = _customer("lease")
     customers.upsert_customer(customer, "STARTER")
-    run, kept = f"{customer}-lost", f"{customer}-kept"
-    assert admission.start(customer, "p", run, lease_seconds=1, notify=False).admitted
-    assert admission.start(customer, "p", kept, lease_seconds=3600, notify=False).admitted
+    assert admission.start(customer, "p", "lost", lease_seconds=1).admitted
+    assert admission.start(customer, "p", "kept", lease_seconds=3600).admitted
     time.sleep(1.5)
-    assert admission.heartbeat(run) is False  # an expired lease cannot be extended
-    assert admission.heartbeat(kept) is True
-    lost = sweeps.sweep_leases()
-    assert run in lost and kept not in lost
-    assert admission.finish(run, "COMPLETED") is False
+    assert customer in sweeps.sweep_leases()  # (any call of this customer would reclaim it too)
+    assert admission.heartbeat(customer, "kept") is True
+    assert set(admission.usage(customer)["leases"]) == {"kept"}
+    assert admission.heartbeat(customer, "lost") is False  # a reclaimed lease stays lost
+    assert admission.finish("lost", "COMPLETED", customer_id=customer) is False
+    assert admission.start(customer, "p", "lost").reason == "already_admitted"
+    assert _events(stack, customer)["lost"] == 1
+    _record(stack, customer)
     rows = stack.query(
         f"SELECT run_id, status FROM `{stack.project}.customers.customer_pipeline_runs` "
-        "WHERE customer_id = @c",
+        "WHERE customer_id = @c ORDER BY run_id",
         {"c": customer},
     )
-    assert rows == [{"run_id": run, "status": "LOST"}]
-    assert _usage(stack, customer)[0] == {
-        "pipelines_run": 2,
-        "running": 1,
-        "warning_sent": False,
-        "exceeded": False,
-    }
-    assert admission.finish(kept, "COMPLETED") is True
+    assert rows == [{"run_id": "kept", "status": "RUNNING"}, {"run_id": "lost", "status": "LOST"}]
+    assert admission.finish("kept", "COMPLETED", customer_id=customer) is True
 
 
-def test_suspended_and_unknown_customers_are_refused(stack: LocalStack) -> None:
+def test_running_leases_carry_over_midnight(
+    stack: LocalStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    customer = _customer("midnight")
+    customers.upsert_customer(customer, "STARTER", daily_limit=1, concurrent_limit=1)
+    assert admission.start(customer, "p", "evening", lease_seconds=24 * 3600).admitted
+    assert admission.start(customer, "p", "late").reason == "daily_limit_reached"
+    tomorrow = datetime.now(UTC).replace(hour=0, minute=0, second=5) + timedelta(days=1)
+    monkeypatch.setattr(admission, "_now", lambda: tomorrow)
+    refused = admission.start(customer, "p", "morning")
+    assert (refused.reason, refused.used, refused.running) == ("concurrency_limit_reached", 0, 1)
+    assert admission.finish("evening", "COMPLETED", customer_id=customer)
+    assert admission.start(customer, "p", "morning").admitted
+    assert admission.usage(customer, tomorrow.date())["run_ids"] == ["morning"]
+
+
+def test_suspended_unknown_and_expired_trial_are_refused(stack: LocalStack) -> None:
     customer = _customer("susp")
     customers.upsert_customer(customer, "SCALE", status="SUSPENDED")
-    result = admission.start(customer, "p", f"{customer}-r", notify=False)
+    result = admission.start(customer, "p", "r")
     assert (result.admitted, result.reason) == (False, "customer_suspended")
-    assert admission.start(_customer("ghost"), "p", "r", notify=False).reason == "unknown_customer"
+    assert admission.start(_customer("ghost"), "p", "r").reason == "unknown_customer"
     expired = _customer("trial")
-    from datetime import UTC, datetime, timedelta
-
     customers.upsert_customer(
         expired, "STARTER", status="TRIAL", trial_ends_at=datetime.now(UTC) - timedelta(days=1)
     )
-    assert admission.start(expired, "p", f"{expired}-r", notify=False).reason == "trial_expired"
-    assert _usage(stack, customer) == [] and _usage(stack, expired) == []
+    assert admission.start(expired, "p", "r").reason == "trial_expired"
+    active = _customer("reactivated")
+    customers.upsert_customer(active, "STARTER")
+    assert customers.set_status(active, "SUSPENDED")
+    assert admission.start(active, "p", "r").reason == "customer_suspended"
 
 
 @pytest.mark.parametrize(
@@ -169,11 +214,11 @@ def test_bad_input_is_rejected_and_changes_nothing(
     customers.upsert_customer(customer, "STARTER")
     args = (customer if args[0] == "c" else args[0], *args[1:])
     with pytest.raises(InvalidInputError) as info:
-        admission.start(*args, notify=False, **kwargs)
+        admission.start(*args, **kwargs)
     assert info.value.reason == "invalid_input" and info.value.problems
     with pytest.raises(InvalidInputError):
-        admission.finish("r", "EXPLODED")
-    assert _usage(stack, customer) == []
+        admission.finish("r", "EXPLODED", customer_id=customer)
+    assert admission.usage(customer)["admitted"] == 0
 
 
 def _pull_all(stack: LocalStack, subscription: str, seconds: float) -> list[Any]:
@@ -203,102 +248,67 @@ def test_alerts_published_once_under_redelivery(stack: LocalStack) -> None:
     )
     for i in range(5):
         body = json.dumps(
-            {
-                "type": "started",
-                "customer_id": customer,
-                "pipeline": "p",
-                "run_id": f"{customer}-{i}",
-            }
+            {"type": "started", "customer_id": customer, "pipeline": "p", "run_id": f"r{i}"}
         ).encode()
         for _ in range(2):  # every event delivered twice
             stack.publish("pipeline-events", body)
-    log = f"`{stack.project}.customers.quota_alert_log`"
     stack.wait_until(
-        lambda: (
-            stack.query(
-                f"SELECT COUNT(*) AS n FROM {log} "
-                "WHERE customer_id = @c AND published_at IS NOT NULL",
-                {"c": customer},
-            )[0]["n"]
-            == 2
-        ),
-        timeout=300,
-        what="two alerts published",
+        lambda: admission.usage(customer)["admitted"] == 5, timeout=120, what="five admitted"
     )
-    # The lease sweep re-evaluates every customer: no new alert either.
-    stack.tick("quota-lease-sweep")
-    messages = [m for m in _pull_all(stack, sub, 20) if m.attributes.get("customer") == customer]
-    alerts = [json.loads(m.data) for m in messages]
-    assert sorted(a["threshold"] for a in alerts) == ["exceeded", "warning"]
-    warning = next(a for a in alerts if a["threshold"] == "warning")
+    stack.tick("quota-lease-sweep")  # the sweep republishes only unpublished alerts: none
+    messages = [m for m in _pull_all(stack, sub, 15) if m.attributes.get("customer") == customer]
+    received = [json.loads(m.data) for m in messages]
+    assert sorted(a["threshold"] for a in received) == ["exceeded", "warning"]
+    warning = next(a for a in received if a["threshold"] == "warning")
     assert warning["used"] == 4 and warning["limit"] == 5 and warning["percent"] == 80.0
     assert warning["metric"] == "daily_pipelines" and warning["plan"] == "STARTER"
-    assert _usage(stack, customer)[0] == {
-        "pipelines_run": 5,
-        "running": 5,
-        "warning_sent": True,
-        "exceeded": True,
-    }
+    log = (stack.log_dir / "function-quotas.log").read_text()
+    logged = [
+        json.loads(line)
+        for line in log.splitlines()
+        if line.startswith("{") and '"quota_alert"' in line and customer in line
+    ]
+    assert sorted(e["threshold"] for e in logged) == ["exceeded", "warning"]
+    assert all(e["event"] == "quota_alert" for e in logged)
+    record = stack.wait_until(
+        lambda: [r for r in _record(stack, customer) if r["pipelines_run"] == 5],
+        timeout=60,
+        what="record rebuilt",
+    )
+    assert record[0]["warning_sent"] is True and record[0]["exceeded"] is True
+
+
+def test_unpublished_alert_is_published_by_the_sweep(stack: LocalStack) -> None:
+    customer = _customer("crash")
+    alert = alerts.Alert(
+        customer, "STARTER", "daily_pipelines", 5, 6, 83.3, "warning", "2026-01-01"
+    )
+    assert alerts.claim(alert) and not alerts.claim(alert)  # a publisher that died here
+    store.alert_ref(alert.alert_id).update({"created_at": datetime.now(UTC) - timedelta(hours=1)})
+    assert alerts.republish_unpublished() >= 1
+    assert (store.alert_ref(alert.alert_id).get().to_dict() or {})["published"] is True
+    rows = stack.query(
+        f"SELECT COUNT(*) AS n FROM `{stack.project}.customers.quota_alert_log` "
+        "WHERE alert_id = @a",
+        {"a": alert.alert_id},
+    )
+    assert rows[0]["n"] >= 1
 
 
 def test_malformed_event_is_dead_lettered(stack: LocalStack) -> None:
     marker = uuid.uuid4().hex
-    stack.publish("pipeline-events", json.dumps({"type": "started", "run_id": marker}).encode())
+    body = json.dumps({"type": "started", "run_id": marker}).encode()  # no customer, no pipeline
+    stack.publish("pipeline-events", body)
     rows = stack.wait_until(
         lambda: stack.query(
             f"SELECT reason FROM `{stack.project}.ops.dead_letters` "
             "WHERE function = 'quotas' AND TO_BASE64(payload) = @p",
-            {
-                "p": base64.b64encode(
-                    json.dumps({"type": "started", "run_id": marker}).encode()
-                ).decode()
-            },
+            {"p": base64.b64encode(body).decode()},
         ),
         timeout=60,
         what="dead letter",
     )
     assert rows[0]["reason"] == "invalid_input"
-
-
-def test_http_api_admits_with_api_key(stack: LocalStack) -> None:
-    customer = _customer("http")
-    customers.upsert_customer(customer, "STARTER")
-    key = api_keys.create_key(customer, "runner")
-    url = stack.function_url("quota-api")
-    start = requests.post(
-        f"{url}/runs/start",
-        json={"pipeline": "ext", "run_id": f"{customer}-1"},
-        headers={"Authorization": f"Bearer {key}"},
-        timeout=30,
-    )
-    assert start.status_code == 200 and start.json()["admitted"] is True
-    bad = requests.post(
-        f"{url}/runs/start",
-        json={"pipeline": "ext", "run_id": "x"},
-        headers={"X-API-Key": key + "x"},
-        timeout=30,
-    )
-    assert bad.status_code == 401
-    invalid = requests.post(
-        f"{url}/runs/start",
-        json={"pipeline": "ext", "run_id": "x" * 300},
-        headers={"X-API-Key": key},
-        timeout=30,
-    )
-    assert invalid.status_code == 400 and invalid.json()["problems"]
-    done = requests.post(
-        f"{url}/runs/finish",
-        json={"run_id": f"{customer}-1", "status": "completed"},
-        headers={"X-API-Key": key},
-        timeout=30,
-    )
-    assert done.json() == {"run_id": f"{customer}-1", "released": True}
-    stored = stack.query(
-        f"SELECT key_hash FROM `{stack.project}.customers.customer_api_keys` "
-        "WHERE customer_id = @c",
-        {"c": customer},
-    )
-    assert stored == [{"key_hash": api_keys.hash_key(key)}] and key not in str(stored)
 
 
 def test_members_and_providers_limited_by_plan(stack: LocalStack) -> None:
@@ -318,7 +328,6 @@ def test_members_and_providers_limited_by_plan(stack: LocalStack) -> None:
 
 
 def test_credentials_stored_as_ciphertext(stack: LocalStack) -> None:
-    import base64
     import os
 
     from shared.quotas import credentials

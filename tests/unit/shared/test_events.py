@@ -137,3 +137,13 @@ def test_any_pubsub_message_decodes_or_fails_cleanly(message: Any) -> None:
     else:
         assert isinstance(msg.data, bytes)
         json.dumps(msg.attributes)
+
+
+def test_unicode_digits_are_problems_not_crashes() -> None:
+    """``"²".isdigit()`` is True and ``int("²")`` raises: a listed problem, never a crash."""
+    with pytest.raises(EventDataError) as info:
+        storage_object_from_event(
+            storage_event({**OBJECT, "generation": "\u00b2", "size": "\uff11"})
+        )
+    problems = " | ".join(info.value.problems)
+    assert "data.generation" in problems and "data.size" in problems

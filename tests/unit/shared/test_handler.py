@@ -20,6 +20,7 @@ def local_settings(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         "PUBSUB_EMULATOR_HOST": "127.0.0.1:1",
         "STORAGE_EMULATOR_HOST": "http://127.0.0.1:1",
         "BIGQUERY_EMULATOR_HOST": "http://127.0.0.1:1",
+        "BIGQUERY_WRITE_EMULATOR_HOST": "127.0.0.1:1",
         "FIRESTORE_EMULATOR_HOST": "127.0.0.1:1",
     }.items():
         monkeypatch.setenv(key, value)

@@ -8,6 +8,7 @@ LOCAL = {
     "PUBSUB_EMULATOR_HOST": "127.0.0.1:8085",
     "STORAGE_EMULATOR_HOST": "http://127.0.0.1:9023",
     "BIGQUERY_EMULATOR_HOST": "http://127.0.0.1:9050",
+    "BIGQUERY_WRITE_EMULATOR_HOST": "127.0.0.1:9060",
     "FIRESTORE_EMULATOR_HOST": "127.0.0.1:8080",
 }
 
@@ -178,23 +179,40 @@ def test_areas_declare_settings() -> None:
 
 
 def test_manifest_function_env_is_declared_and_valid() -> None:
-    """Each variable a function's manifest entry sets is declared by some settings class, and
-    its value (cloud ``env`` and local ``local_env``) passes that class's validation."""
+    """Each variable a function's manifest entry sets is declared by some settings class, its
+    value (cloud ``env`` and local ``local_env``) passes that class's validation, and a variable
+    declared ``secret`` comes from Secret Manager (``secrets``), never from plain ``env``."""
     from shared.resources import manifest
 
     classes = _area_settings_classes()
     specs = [spec for cls in classes for spec in s.env_vars(cls)]
     names = set(ENV_VARS.values()) | {spec.name for spec in specs if not spec.prefix}
     prefixes = tuple(spec.name for spec in specs if spec.prefix)
+    secret_names = {spec.name for spec in specs if spec.secret and not spec.prefix}
+    secret_prefixes = tuple(spec.name for spec in specs if spec.secret and spec.prefix)
     problems = []
     for function in manifest()["functions"]:
         environ = {**function.get("env", {}), **function.get("local_env", {})}
         for var in [*environ, *function.get("secrets", [])]:
             if var not in names and not var.startswith(prefixes):
                 problems.append(f"{function['name']}: {var} is declared by no settings class")
+        for var in function.get("env", {}):
+            if var in secret_names or var.startswith(secret_prefixes):
+                problems.append(f"{function['name']}: secret {var} belongs in `secrets`, not `env`")
         for cls in classes:
             try:
                 s.load(cls, environ)
             except SettingsError as exc:
                 problems.append(f"{function['name']}: {exc}")
-    assert not problems
+    assert not problems, "; ".join(problems)
+
+
+def test_webhook_secrets_stay_out_of_reprs() -> None:
+    from shared.webhooks.receiver import ReceiverConfig
+    from shared.webhooks.settings import ReceiverSettings
+
+    environ = {"WEBHOOK_SECRET_GITHUB": "s3cr3t-value"}
+    assert "s3cr3t" not in repr(s.load(ReceiverSettings, environ))
+    config = ReceiverConfig.from_env(environ)
+    assert config.sources["github"].keys == (b"s3cr3t-value",)
+    assert "s3cr3t" not in repr(config)

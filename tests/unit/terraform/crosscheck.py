@@ -36,7 +36,9 @@ FORBIDDEN_ROLES = {
     "roles/resourcemanager.organizationAdmin",
 }
 # Project-level grants allowed at all (no narrower scope exists, or deployer/planner needs).
-PROJECT_ROLES_FOR_FUNCTIONS = {"roles/bigquery.jobUser"}
+# roles/datastore.user: Firestore has no narrower IAM scope than the database; terraform/
+# firestore.tf conditions the grant to the one database (tests/unit/terraform/test_firestore.py).
+PROJECT_ROLES_FOR_FUNCTIONS = {"roles/bigquery.jobUser", "roles/datastore.user"}
 PUBLIC = ("allUsers", "allAuthenticatedUsers")
 LOOKUPS = {
     "topic": "topics",
@@ -72,6 +74,7 @@ def evaluate_manifest_locals(shared_dir: Path, work: Path, manifest_tf: Path | N
         'variable "environment" { default = "prod" }\n'
         'variable "bigquery_location" { default = "EU" }\n'
         'variable "log_level" { default = "INFO" }\n'
+        'variable "http_behind_load_balancer" { default = false }\n'
     )
     link = work / "shared"
     if not link.exists():
@@ -88,6 +91,7 @@ def evaluate_manifest_locals(shared_dir: Path, work: Path, manifest_tf: Path | N
         "secrets",
         "extra_storage_events",
         "dead_letter_topics",
+        "hold_subscriptions",
     ]
     expression = "jsonencode({" + ", ".join(f"{n} = local.{n}" for n in names) + "})\n"
     result = subprocess.run(
@@ -177,6 +181,19 @@ def check_evaluated(ev: dict[str, Any], manifest: Manifest) -> list[str]:  # noq
             problems.append(f"function {fn['name']}: emulator variables set in the cloud")
         if set(got["secrets"]) != set(fn.get("secrets", [])):
             problems.append(f"function {fn['name']}: secrets differ")
+        want_ingress = (
+            {"all": "ALLOW_ALL", "internal": "ALLOW_INTERNAL_ONLY"}[
+                fn.get(
+                    "ingress", "all" if fn.get("trigger", {}).get("type") == "http" else "internal"
+                )
+            ]
+            if fn.get("ingress") in (None, "all", "internal")
+            else "ALLOW_INTERNAL_AND_GCLB"
+        )
+        if got.get("ingress") != want_ingress:
+            problems.append(
+                f"function {fn['name']}: ingress {got.get('ingress')} != {want_ingress}"
+            )
         if got["env"].get("APP_ENV") != "prod" or got["env"].get("PROJECT_ID") != PROJECT:
             problems.append(f"function {fn['name']}: core settings not wired from variables")
     return problems
@@ -350,6 +367,7 @@ def check_wiring(parsed: dict[str, dict[str, Any]]) -> list[str]:
         "min_instances",
         "max_instances",
         "trigger_type",
+        "ingress",
     ):
         expect(f"module.function.{attr}", mod.get(attr), f"${{each.value.{attr}}}")
     fn = resources(parsed, "google_cloudfunctions2_function").get("this", {})
@@ -358,6 +376,11 @@ def check_wiring(parsed: dict[str, dict[str, Any]]) -> list[str]:
     expect("function build_config.runtime", build.get("runtime"), "${var.runtime}")
     expect("function build_config.entry_point", build.get("entry_point"), "${var.entry_point}")
     expect("function environment_variables", service.get("environment_variables"), "${var.env}")
+    expect("function ingress_settings", service.get("ingress_settings"), "${var.ingress}")
+    expect("function build service account", build.get("service_account"), "${var.build_service_account}")
+    expect("function kms_key_name", fn.get("kms_key_name"), "${var.kms_key_name}")
+    if not str(mod.get("build_service_account", "")).startswith("${google_service_account.build"):
+        problems.append("module.function.build_service_account is not the dedicated build identity")
     expect(
         "function concurrency",
         service.get("max_instance_request_concurrency"),
@@ -437,4 +460,168 @@ def check_roles(parsed: dict[str, dict[str, Any]]) -> list[str]:  # noqa: PLR091
                         and "deployer" not in member
                     ):
                         problems.append(f"{kind}.{name}: {role} at project level")
+    return problems
+
+
+# ------------------------------------------------------------------ CI identities and data access
+DEPLOYER_FORBIDDEN = FORBIDDEN_ROLES | {
+    "roles/iam.roleAdmin",
+    "roles/iam.workloadIdentityPoolAdmin",
+    "roles/resourcemanager.projectIamAdmin",  # only through the conditioned binding
+}
+PLANNER_FORBIDDEN = {
+    "roles/owner",
+    "roles/editor",
+    "roles/viewer",
+    "roles/bigquery.admin",
+    "roles/bigquery.dataOwner",
+    "roles/bigquery.dataEditor",
+    "roles/bigquery.dataViewer",
+    "roles/bigquery.user",
+    "roles/storage.admin",
+    "roles/storage.objectAdmin",
+    "roles/storage.objectViewer",
+    "roles/pubsub.subscriber",
+    "roles/secretmanager.secretAccessor",
+    "roles/datastore.user",
+    "roles/datastore.viewer",
+}
+_ROLE = re.compile(r"roles/[A-Za-z.]+")
+
+
+def _locals(parsed: dict[str, dict[str, Any]], prefix: str) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for name, doc in parsed.items():
+        if name.startswith(prefix):
+            for block in doc.get("locals", []):
+                values.update(block)
+    return values
+
+
+def _scope(parsed: dict[str, dict[str, Any]], bootstrap: bool) -> dict[str, dict[str, Any]]:
+    return {k: v for k, v in parsed.items() if k.startswith("bootstrap/") == bootstrap}
+
+
+def _granted(body: dict[str, Any], local_values: dict[str, Any]) -> set[str]:
+    role = str(_first(body.get("role", "")))
+    if not role.startswith("${each"):
+        return set(_ROLE.findall(role))
+    source = str(body.get("for_each", ""))
+    for name in re.findall(r"local\.(\w+)", source):
+        source += json.dumps(local_values.get(name, ""))
+    return set(_ROLE.findall(source))
+
+
+def check_ci_identities(parsed: dict[str, dict[str, Any]]) -> list[str]:
+    """The bootstrap owns the CI identities; the deployer cannot widen its own power, may grant
+    only the main configuration's project roles; the planner reads metadata only."""
+    problems: list[str] = []
+    main, boot = _scope(parsed, False), _scope(parsed, True)
+    boot_locals = _locals(parsed, "bootstrap/")
+    for kind in ("google_iam_workload_identity_pool", "google_iam_workload_identity_pool_provider"):
+        if resources(main, kind):
+            problems.append(f"{kind} in the main configuration: the deployer could change it")
+    for name in ("deployer", "planner"):
+        if name in resources(main, "google_service_account"):
+            problems.append(f"service account {name} in the main configuration (bootstrap only)")
+    main_roles: set[str] = set()
+    main_locals = _locals(main, "")
+    for name, body in resources(main, "google_project_iam_member").items():
+        main_roles |= _granted(body, main_locals)
+        if any(who in str(body.get("member", "")) for who in ("deployer", "planner")):
+            problems.append(
+                f"google_project_iam_member.{name}: CI identity granted outside bootstrap"
+            )
+    grantable = set(_ROLE.findall(json.dumps(boot_locals.get("deployer_grantable_roles", ""))))
+    if main_roles != grantable:
+        problems.append(
+            f"project roles granted by the main configuration {sorted(main_roles)} != the "
+            f"deployer's grantable list {sorted(grantable)} (apply fails or the list is too wide)"
+        )
+    conditioned = False
+    for name, body in resources(boot, "google_project_iam_member").items():
+        member = str(body.get("member", ""))
+        roles = _granted(body, boot_locals)
+        condition = json.dumps(body.get("condition", ""))
+        if "deployer" in member:
+            if roles == {"roles/resourcemanager.projectIamAdmin"}:
+                expected = "api.getAttribute('iam.googleapis.com/modifiedGrantsByRole', [])"
+                if expected in condition and ".hasOnly(" in condition:
+                    conditioned = True
+                    continue
+                problems.append(f"google_project_iam_member.{name}: projectIamAdmin unconditioned")
+            for role in sorted(roles & DEPLOYER_FORBIDDEN):
+                problems.append(f"google_project_iam_member.{name}: deployer gets {role}")
+        if "planner" in member:
+            for role in sorted(roles & PLANNER_FORBIDDEN):
+                problems.append(f"google_project_iam_member.{name}: planner gets {role} (data)")
+    if not conditioned:
+        problems.append("deployer: no conditioned projectIamAdmin (modifiedGrantsByRole hasOnly)")
+    return problems
+
+
+def check_dataset_access(parsed: dict[str, dict[str, Any]]) -> list[str]:
+    """Datasets carry their ACL (no projectReaders), and nothing else edits dataset IAM."""
+    problems: list[str] = []
+    for name, body in resources(parsed, "google_bigquery_dataset").items():
+        static = body.get("access", [])
+        dynamic = [d for d in body.get("dynamic", []) if "access" in d]
+        if not static:
+            problems.append(f"google_bigquery_dataset.{name}: no access blocks (projectReaders)")
+        text = json.dumps(static) + json.dumps(dynamic)
+        for group in ("projectReaders", "projectWriters", "allAuthenticatedUsers", "allUsers"):
+            if group in text:
+                problems.append(f"google_bigquery_dataset.{name}: access for {group}")
+    for kind in (
+        "google_bigquery_dataset_iam_member",
+        "google_bigquery_dataset_iam_binding",
+        "google_bigquery_dataset_iam_policy",
+        "google_bigquery_dataset_access",
+    ):
+        for name in resources(parsed, kind):
+            problems.append(f"{kind}.{name} fights the dataset access blocks")
+    return problems
+
+
+# ------------------------------------------------------------------ secrets
+def secret_settings(repo: Path) -> tuple[set[str], set[str]]:
+    """Names read with ``env(NAME, ..., secret=True)`` and prefixes of ``env_prefix(P, secret=True)``
+    anywhere under shared/ (the settings mechanism of shared/settings.py)."""
+    names: set[str] = set()
+    prefixes: set[str] = set()
+    for path in sorted((repo / "shared").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)):
+                continue
+            if node.func.id not in ("env", "env_prefix") or not node.args:
+                continue
+            first = node.args[0]
+            secret = any(
+                k.arg == "secret" and isinstance(k.value, ast.Constant) and k.value.value is True
+                for k in node.keywords
+            )
+            if secret and isinstance(first, ast.Constant) and isinstance(first.value, str):
+                (names if node.func.id == "env" else prefixes).add(first.value)
+    return names, prefixes
+
+
+def check_secrets(repo: Path, manifest: Manifest, evaluated: dict[str, Any] | None) -> list[str]:
+    """Secrets travel only through Secret Manager: never as a plain env value, always declared
+    in the function's ``secrets`` (mounted per function), with a local value for the stack, and
+    every one Terraform mounts is a secret Terraform creates."""
+    problems: list[str] = []
+    names, prefixes = secret_settings(repo)
+    for fn in manifest["functions"]:
+        for var in fn.get("env", {}):
+            if var in names or any(var.startswith(p) for p in prefixes):
+                problems.append(f"function {fn['name']}: secret {var} set as a plain env value")
+        for var in fn.get("secrets", []):
+            if var not in fn.get("local_env", {}):
+                problems.append(f"function {fn['name']}: secret {var} has no local_env value")
+    if evaluated is not None:
+        created = set(evaluated["secrets"].values())
+        for name, fn in evaluated["functions"].items():
+            for var, secret_id in fn["secrets"].items():
+                if secret_id not in created:
+                    problems.append(f"function {name}: mounts {var} from missing secret {secret_id}")
     return problems

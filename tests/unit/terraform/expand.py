@@ -67,9 +67,7 @@ github_repository = "acme/plumbing"
 alert_emails      = ["oncall@example.com"]
 billing_account   = "000000-000000-000000"
 """
-_REF = re.compile(
-    r"\b(module\.\w+|google_\w+\.\w+)(\[((?:[^\[\]]|\[[^\[\]]*\])+)\])?((?:\.\w+)*)"
-)
+_REF = re.compile(r"\b(module\.\w+|google_\w+\.\w+)(\[((?:[^\[\]]|\[[^\[\]]*\])+)\])?((?:\.\w+)*)")
 _EACH_VALUE_PLAIN = re.compile(r"\beach\.value\b")
 _OUT_OF_SCOPE = re.compile(r"\b(?:data|module|google_\w+)\.\w+|\bself\.")
 
@@ -361,7 +359,9 @@ def expand(blocks: list[Block]) -> Expansion:
                 key = f"{block.address}.{where} -> {address}[{index}]"
                 inner = f"[for {_fors(dynamic, idx)}]" if dynamic else f"tostring({idx})"
                 values = _iterate(block, inner)
-                result.refs[key] = f"{{values = {values}, keys = [for k, v in {target.for_each} : k]}}"
+                result.refs[key] = (
+                    f"{{values = {values}, keys = [for k, v in {target.for_each} : k]}}"
+                )
     return result
 
 
@@ -415,8 +415,10 @@ def _expressions(
                             content, f"{path}.{name}.", [*dynamic, (name, for_each)]
                         )
             continue
-        if isinstance(value, list) and value and all(
-            isinstance(v, dict) and v.get("__is_block__") for v in value
+        if (
+            isinstance(value, list)
+            and value
+            and all(isinstance(v, dict) and v.get("__is_block__") for v in value)
         ):
             for item in value:
                 found += _expressions(item, f"{path}.", dynamic)

@@ -20,7 +20,6 @@ from tests.unit.terraform import crosscheck as cc
 from tests.unit.terraform import expand as ex
 
 
-
 @pytest.fixture(autouse=True)
 def _terraform_binary() -> None:
     """Every test here needs Terraform: a failure in CI, a skip with the reason elsewhere."""
@@ -63,8 +62,30 @@ def test_real_repository_is_consistent(tmp_path: Path) -> None:
         + cc.check_roles(parsed)
         + cc.check_code(cc.REPO, manifest())
         + cc.check_evaluated(evaluated, manifest())
+        + cc.check_ci_identities(parsed)
+        + cc.check_dataset_access(parsed)
+        + cc.check_secrets(cc.REPO, manifest(), evaluated)
     )
     assert problems == []
+
+
+def test_secret_in_plain_env_fails(product: Path, tmp_path: Path) -> None:
+    names, prefixes = cc.secret_settings(cc.REPO)
+    assert {"REFRESH_NOTIFY_SECRET", "REFRESH_NOTIFY_URLS"} <= names
+    assert "WEBHOOK_SECRET_" in prefixes
+    fragment = _fragment(product)
+    fragment["functions"][0]["env"]["REFRESH_NOTIFY_URLS"] = "https://hooks.example/t0ken"
+    fragment["functions"][0]["env"]["WEBHOOK_SECRET_SHOP"] = "plain"
+    del fragment["functions"][0]["local_env"]["THUMB_SIGNING_KEY"]
+    _write(product, fragment)
+    m = load(product / "shared" / "resources")
+    evaluated = cc.evaluate_manifest_locals(product / "shared", tmp_path)
+    evaluated["secrets"] = {}
+    problems = cc.check_secrets(cc.REPO, m, evaluated)
+    assert any("secret REFRESH_NOTIFY_URLS set as a plain env value" in p for p in problems)
+    assert any("secret WEBHOOK_SECRET_SHOP set as a plain env value" in p for p in problems)
+    assert any("THUMB_SIGNING_KEY has no local_env value" in p for p in problems)
+    assert any("from missing secret thumb-signing-key" in p for p in problems)
 
 
 def test_resource_names_are_unique_and_references_resolve(tmp_path: Path) -> None:
@@ -82,6 +103,40 @@ def test_resource_names_are_unique_and_references_resolve(tmp_path: Path) -> Non
         "google_cloudfunctions2_function.function.this",
     } <= names, plan.skipped
     assert len([k for k in evaluated if k.startswith("ref:")]) >= 20
+    # the bootstrap root module too
+    boot, boot_blocks, _ = ex.evaluate(
+        tmp_path / "bootstrap", cc.TERRAFORM / "bootstrap", cc.REPO / "shared"
+    )
+    assert ex.check_names(boot, boot_blocks) + ex.check_refs(boot) == []
+    assert boot["name:google_service_account.deployer"] == ["deployer"]
+
+
+def test_lifecycle_rules_follow_the_manifest_media_classes(tmp_path: Path) -> None:
+    # the third reader of the one media-class list (naming and detect: tests/unit/shared/uploads)
+    from shared.uploads import detect, media_classes, naming
+
+    evaluated = cc.evaluate_manifest_locals(cc.REPO / "shared", tmp_path)
+    rules = evaluated["buckets"]["uploads"]["media_lifecycle"]
+    by_class: dict[str, list[dict[str, Any]]] = {}
+    for rule in rules:
+        by_class.setdefault(rule["media_class"], []).append(rule)
+    assert tuple(by_class) == naming.MEDIA_CLASSES
+    for media in media_classes.classes():
+        exts = [e for e, c in detect.EXTENSION_CLASSES.items() if c == media.name]
+        want = sorted({f".{e}" for e in exts} | {f".{e.upper()}" for e in exts})
+        steps = {r["storage_class"]: r for r in by_class[media.name]}
+        for rule in steps.values():
+            assert rule["suffixes"] == want, media.name
+        for storage_class in ("NEARLINE", "COLDLINE", "ARCHIVE"):
+            days = media.lifecycle.get(f"{storage_class.lower()}_days", 0)
+            assert steps.get(storage_class, {}).get("age", 0) == days, (media.name, storage_class)
+
+
+def test_storage_lifecycle_reads_the_manifest_not_a_variable() -> None:
+    bucket = cc.resources(cc.parse_terraform(), "google_storage_bucket")["manifest"]
+    dynamic = [d for d in bucket["dynamic"] if "lifecycle_rule" in d]
+    assert dynamic and dynamic[0]["lifecycle_rule"]["for_each"] == "${each.value.media_lifecycle}"
+    assert "media_class_lifecycle" not in (cc.TERRAFORM / "variables.tf").read_text()
 
 
 def _terraform_copy(tmp_path: Path, file: str, old: str, new: str) -> Path:
@@ -96,9 +151,7 @@ def _terraform_copy(tmp_path: Path, file: str, old: str, new: str) -> Path:
 def test_duplicated_subscription_name_fails(tmp_path: Path) -> None:
     # The bug this check was written for: a "<dead-letter topic>-hold" for every dead-letter
     # topic, although webhooks.json already declares webhook-events-dead-letter-hold.
-    root = _terraform_copy(
-        tmp_path, "manifest.tf", "if !contains(local.subscribed_topics, t)", ""
-    )
+    root = _terraform_copy(tmp_path, "manifest.tf", "if !contains(local.subscribed_topics, t)", "")
     problems = ex.check_all(tmp_path / "work", root, cc.REPO / "shared")
     assert any("'webhook-events-dead-letter-hold' twice" in p for p in problems), problems
 
@@ -112,8 +165,7 @@ def test_names_colliding_after_truncation_fail(product: Path, tmp_path: Path) ->
     _write(product, fragment)
     problems = ex.check_all(tmp_path / "work", cc.TERRAFORM, product / "shared")
     assert any(
-        "google_service_account name 'fn-media-scanner-for-long-name' twice" in p
-        for p in problems
+        "google_service_account name 'fn-media-scanner-for-long-name' twice" in p for p in problems
     ), problems
 
 
@@ -343,9 +395,44 @@ def test_project_wide_data_editor_for_a_function_fails() -> None:
 
 def test_editor_for_the_deployer_fails() -> None:
     parsed = _parsed_with(
-        "cicd.tf", '"roles/run.admin",', '"roles/run.admin",\n    "roles/editor",'
+        "bootstrap/main.tf", '"roles/run.admin",', '"roles/run.admin",\n    "roles/editor",'
     )
     assert any("roles/editor" in p for p in cc.check_roles(parsed))
+    assert any("deployer gets roles/editor" in p for p in cc.check_ci_identities(parsed))
+
+
+def test_widened_deployer_fails() -> None:
+    # unconditioned project IAM admin: the deployer could make itself owner
+    parsed = _parsed_with("bootstrap/main.tf", "  condition {", "  dynamic_off {")
+    assert any("projectIamAdmin unconditioned" in p for p in cc.check_ci_identities(parsed))
+    # a grantable list wider than what the main configuration needs
+    parsed = _parsed_with(
+        "bootstrap/main.tf",
+        '"roles/bigquery.jobUser",',
+        '"roles/bigquery.jobUser",\n"roles/owner",',
+    )
+    assert any("grantable list" in p for p in cc.check_ci_identities(parsed))
+    # a project role the deployer may not grant: apply would fail with 403
+    parsed = _parsed_with("iam.tf", '"roles/bigquery.jobUser"', '"roles/bigquery.user"')
+    assert any("grantable list" in p for p in cc.check_ci_identities(parsed))
+
+
+def test_planner_reading_data_fails() -> None:
+    parsed = _parsed_with(
+        "bootstrap/main.tf", '"roles/browser",', '"roles/browser",\n    "roles/viewer",'
+    )
+    assert any("planner gets roles/viewer" in p for p in cc.check_ci_identities(parsed))
+
+
+def test_dropped_dataset_access_block_fails() -> None:
+    text = (cc.TERRAFORM / "bigquery.tf").read_text()
+    start = text.index("  access {\n")
+    end = text.index("  }\n", start) + 4
+    parsed = cc.parse_terraform()
+    parsed["bigquery.tf"] = cc._normalize(hcl2.loads(text[:start] + text[end:]))
+    assert any("no access blocks" in p for p in cc.check_dataset_access(parsed))
+    parsed = _parsed_with("bigquery.tf", '"projectOwners"', '"projectReaders"')
+    assert any("projectReaders" in p for p in cc.check_dataset_access(parsed))
 
 
 def test_public_invoker_fails() -> None:

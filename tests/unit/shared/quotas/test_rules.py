@@ -67,8 +67,10 @@ def test_alert_id_is_deterministic_per_customer_period_metric_threshold() -> Non
         lambda: admission.start("c", "p", "r", lease_seconds=0),
         lambda: admission.start("c", "p", "r", lease_seconds=True),
         lambda: admission.start("c", "bad pipeline", "r"),
-        lambda: admission.finish("r", "DONE"),
-        lambda: admission.heartbeat("r" * 129),
+        lambda: admission.finish("r", "DONE", customer_id="c"),
+        lambda: admission.finish("r", "COMPLETED", customer_id=""),
+        lambda: admission.heartbeat("c", "r" * 129),
+        lambda: admission.heartbeat("c/../d", "r"),
     ],
 )
 def test_invalid_arguments_raise_before_any_io(call: Any) -> None:

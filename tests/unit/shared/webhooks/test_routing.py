@@ -16,8 +16,8 @@ from shared.events import PubSubMessage
 from shared.webhooks import normalize as n
 from shared.webhooks import samples
 from shared.webhooks.ingest import route
-from shared.webhooks.rows import RAW
-from shared.webhooks.signature import sign, verify
+from shared.webhooks.rows import PLATFORM_EVENTS, RAW
+from shared.webhooks.sources import SOURCES
 
 NOW = datetime(2026, 11, 22, tzinfo=UTC)
 
@@ -36,7 +36,7 @@ def test_every_sample_routes(name: str) -> None:
 
 
 def test_event_key_ignores_message_id_and_key_order() -> None:
-    body, attrs = samples.load("payments_charge_succeeded")
+    body, attrs = samples.load("stripe_charge_succeeded")
     first = route(message(body, attrs, "m1"), NOW)
     resent = json.dumps(dict(reversed(list(json.loads(body).items())))).encode()
     second = route(message(resent, attrs, "m2"), NOW)
@@ -45,8 +45,8 @@ def test_event_key_ignores_message_id_and_key_order() -> None:
 
 
 def test_content_hash_when_no_event_id() -> None:
-    body, attrs = samples.load("shop_order_created")
-    attrs.pop("event_id")
+    body, attrs = samples.load("shopify_order_created")
+    attrs.pop("delivery_id")
     assert (
         route(message(body, attrs), NOW).event_key
         == route(message(body, attrs, "m9"), NOW).event_key
@@ -104,7 +104,7 @@ def _lands(data: bytes, attrs: dict[str, str]) -> None:
 
 
 _attrs = st.fixed_dictionaries(
-    {"source": st.sampled_from(["shop", "payments", "adplatform", "crm", "", "X!"])},
+    {"source": st.sampled_from([*sorted(SOURCES), "crm", "", "X!"])},
     optional={
         "event_type": st.sampled_from(
             [
@@ -114,11 +114,17 @@ _attrs = st.fixed_dictionaries(
                 "campaign.metrics.daily",
                 "audience.insights",
                 "campaign.status_changed",
+                "push",
+                "pull_request",
+                "issues",
+                "insights.campaign_daily",
+                "insights.audience_daily",
                 "x" * 200,
                 "",
             ]
         ),
         "event_id": st.text(max_size=50),
+        "delivery_id": st.text(max_size=50),
     },
 )
 _json = st.recursive(
@@ -168,13 +174,104 @@ def test_near_valid_payloads_never_crash(name: str, data: st.DataObject) -> None
     _lands(json.dumps(mutated).encode(), attrs)
 
 
-def test_signature_roundtrip_and_refusals() -> None:
-    body = b'{"a": 1}'
-    good = sign("s3cret", 1000, body)
-    assert verify("s3cret", "1000", good, body, now=1100) is None
-    assert verify("s3cret", "1000", f"v1=00,{good}", body, now=1100) is None
-    assert verify("s3cret", "1000", good, body + b" ", now=1100) == "bad_signature"
-    assert verify("other", "1000", good, body, now=1100) == "bad_signature"
-    assert verify("s3cret", "1000", good, body, now=1000 + 301) == "stale_timestamp"
-    assert verify("s3cret", None, good, body, now=1000) == "missing_signature"
-    assert verify("s3cret", "abc", good, body, now=1000) == "bad_timestamp"
+def test_same_body_different_topic_are_two_events() -> None:
+    """Shopify orders/create and orders/paid of one order, same body, no id: both kept."""
+    created_body, created = samples.load("shopify_order_created")
+    paid_body, paid = samples.load("shopify_orders_paid_same_body")
+    assert created_body == paid_body
+    created.pop("delivery_id")
+    paid.pop("delivery_id")
+    first = route(message(created_body, created), NOW)
+    second = route(message(paid_body, paid), NOW)
+    assert first.event_key != second.event_key
+    assert first.rows[PLATFORM_EVENTS][0][0] != second.rows[PLATFORM_EVENTS][0][0]
+
+
+def test_unsigned_delivery_id_is_recorded_but_never_the_key() -> None:
+    """A captured GitHub request replayed with a new X-GitHub-Delivery is the same event."""
+    body, attrs = samples.load("github_push")
+    first = route(message(body, attrs), NOW)
+    replayed = route(message(body, {**attrs, "delivery_id": "forged-1"}, "m2"), NOW)
+    assert first.event_key == replayed.event_key
+    assert first.rows[RAW][0][1]["provider_event_id"] == attrs["delivery_id"]
+
+
+def test_signed_event_id_is_the_key() -> None:
+    body, attrs = samples.load("meta_ads_campaign_daily")
+    first = route(message(body, attrs), NOW)
+    other = route(message(body, {**attrs, "event_id": "msg_other"}), NOW)
+    assert first.event_key != other.event_key  # a new signed id is a new delivery of record
+
+
+@pytest.mark.parametrize(
+    ("name", "event_type"),
+    [
+        ("github_push", "pull_request"),
+        ("github_pull_request_opened", "issues"),
+        ("github_pull_request_opened", "push"),
+        ("shopify_refund_created", "orders/create"),
+        ("shopify_order_created", "refunds/create"),
+    ],
+)
+def test_unsigned_type_header_changed_is_dead_lettered(name: str, event_type: str) -> None:
+    body, attrs = samples.load(name)
+    with pytest.raises(PermanentError) as info:
+        route(message(body, {**attrs, "event_type": event_type}), NOW)
+    assert info.value.reason == "invalid_payload"
+
+
+def test_typed_rows_of_each_sender() -> None:
+    rows = route(message(*samples.load("github_pull_request_opened")), NOW).rows
+    event = rows[PLATFORM_EVENTS][0][1]
+    assert event["event_type"] == "pull_request.opened" and event["account_id"] == "octo-org"
+    rows = route(message(*samples.load("meta_ads_campaign_daily")), NOW).rows
+    metrics = sorted((r for _, r in rows["campaign_metrics"]), key=lambda r: r["campaign_id"])
+    assert [m["spend"] for m in metrics] == ["152.34", "41.1"]
+    assert metrics[0]["conversions"] == "12" and metrics[0]["revenue"] == "980"
+    rows = route(message(*samples.load("meta_ads_audience_daily")), NOW).rows
+    dims = {r["dimension_value"]: r["value"] for _, r in rows["audience_insights"]}
+    assert dims == {"25-34+female": 5200.0, "25-34+male": 3900.0}
+    rows = route(message(*samples.load("stripe_checkout_session_completed")), NOW).rows
+    assert rows[PLATFORM_EVENTS][0][1]["amount"] == "45"
+
+
+def test_legacy_source_names_route_like_the_new_ones() -> None:
+    body, attrs = samples.load("stripe_charge_succeeded")
+    legacy = route(message(body, {**attrs, "source": "payments"}), NOW)
+    assert legacy.mapping_status == "mapped"
+
+
+class _FailingSink:
+    def __init__(self, exc: Exception) -> None:
+        self.exc = exc
+
+    def write(self, rows: Any) -> None:
+        raise self.exc
+
+
+@pytest.mark.parametrize(
+    ("dead_lettered", "exc", "expected"),
+    [
+        (False, RuntimeError("bug"), RuntimeError),  # retried until the dead-letter topic
+        (True, RuntimeError("bug"), PermanentError),  # then recorded, never dropped
+        (True, ConnectionError("BigQuery down"), ConnectionError),  # transient: retried
+    ],
+)
+def test_messages_forwarded_by_the_dead_letter_policy_become_dead_letters(
+    dead_lettered: bool, exc: Exception, expected: type[Exception]
+) -> None:
+    from shared.webhooks.ingest import DEAD_LETTER_SOURCE, ingest
+
+    body, attrs = samples.load("stripe_charge_succeeded")
+    if dead_lettered:
+        attrs[DEAD_LETTER_SOURCE] = "projects/p/subscriptions/webhook-events-ingest"
+    with pytest.raises(expected) as info:
+        ingest(message(body, attrs), _FailingSink(exc), NOW)  # type: ignore[arg-type]
+    if expected is PermanentError:
+        assert info.value.reason == "delivery_attempts_exhausted"  # type: ignore[attr-defined]
+
+
+def test_unicode_digit_counts_are_validation_errors() -> None:
+    with pytest.raises(n.ValidationError):
+        n.count("\u00b2", "clicks")  # isdigit() is True, int() would raise
+    assert n.count("42", "clicks") == 42

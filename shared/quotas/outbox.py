@@ -1,0 +1,103 @@
+"""The outbox: BigQuery rows committed in Firestore with the change that caused them.
+
+An admission (or release, heartbeat, lost lease, refusal) writes its usage event as a document
+``quota_outbox/{event_id}`` in the same atomic batch as the state change, so the record can
+never miss a committed change and the caller is answered without waiting for BigQuery.
+:func:`drain` moves outbox rows into BigQuery (insertAll with the event id as row id; the
+tables are append-only and read deduplicated by that id) and deletes them only once written.
+It runs right after a commit in a background thread of the instance (:func:`drain_soon`) and
+on every lease sweep (Cloud Scheduler, every 5 minutes) as the backstop for an instance that
+stopped or was throttled before draining.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import defaultdict
+from datetime import UTC, datetime
+from typing import Any
+
+from shared import clients
+from shared.quotas import store
+from shared.resources import manifest, table_id
+from shared.settings import get_settings
+
+logger = logging.getLogger("shared.quotas.outbox")
+EVENTS = "quota_usage_events"
+ALERT_LOG = "quota_alert_log"
+DRAIN_PAGE = 500
+DRAIN_DELAY_S = 1.0
+"""Rows committed within this delay are drained together (fewer, larger inserts)."""
+
+_drain_lock = threading.Lock()
+_drain_wanted = threading.Event()
+
+
+def entry(table: str, row: dict[str, Any]) -> dict[str, Any]:
+    return {"table": table, "row": row, "created_at": datetime.now(UTC)}
+
+
+def _table(name: str) -> str:
+    return table_id(get_settings().project_id, manifest().table(name)["dataset"], name)
+
+
+def write_now(table: str, rows: list[dict[str, Any]], *, key: str) -> None:
+    """Insert ``rows`` into ``table`` now, with ``row[key]`` as row id (raises on failure)."""
+    from shared.writer import TableWriter
+
+    TableWriter(_table(table)).write([(str(row[key]), row) for row in rows])
+
+
+def drain(limit: int = 10 * DRAIN_PAGE) -> int:
+    """Write pending outbox rows to BigQuery, then delete them; returns rows written."""
+    written = 0
+    collection = store.outbox_ref("x").parent
+    while written < limit:
+        snaps = list(collection.limit(DRAIN_PAGE).stream())
+        if not snaps:
+            break
+        by_table: dict[str, list[Any]] = defaultdict(list)
+        for snap in snaps:
+            by_table[str((snap.to_dict() or {}).get("table"))].append(snap)
+        for table, group in by_table.items():
+            rows = [(snap.id, dict((snap.to_dict() or {}).get("row") or {})) for snap in group]
+            if table in (EVENTS, ALERT_LOG):
+                from shared.writer import TableWriter
+
+                TableWriter(_table(table)).write(rows)
+            else:  # never written by this code: keep it out of the way, loudly
+                logger.error("outbox row for unknown table %r dropped", table)
+            batch = clients.firestore().batch()
+            for snap in group:
+                batch.delete(snap.reference)
+            batch.commit()
+            written += len(group)
+        if len(snaps) < DRAIN_PAGE:
+            break
+    return written
+
+
+def drain_soon() -> None:
+    """Drain in a background thread of this instance (one at a time; best effort)."""
+    _drain_wanted.set()
+    if not _drain_lock.acquire(blocking=False):
+        return
+    threading.Thread(target=_drain_loop, name="quota-outbox-drain", daemon=True).start()
+
+
+def _drain_loop() -> None:
+    try:
+        while _drain_wanted.is_set():
+            time.sleep(DRAIN_DELAY_S)
+            _drain_wanted.clear()
+            try:
+                drain()
+            except Exception:
+                logger.warning("outbox drain failed; the sweep drains it", exc_info=True)
+                return
+    finally:
+        _drain_lock.release()
+    if _drain_wanted.is_set():  # asked again between our last check and the release
+        drain_soon()

@@ -1,0 +1,142 @@
+"""Where the quotas' transactional state lives in Firestore, and how it is changed.
+
+Every document is keyed by the customer, so two customers never touch the same document:
+
+- ``quota_customers/{customer}``: status, plan and limits (a copy of the BigQuery profile and
+  subscription, written by :mod:`shared.quotas.customers`);
+- ``quota_leases/{customer}``: the leases held now (``run_id -> pipeline, started_at,
+  expires_at``) and ``next_expiry`` for the lost-lease sweep; independent of the day, so a run
+  that outlives midnight keeps its slot;
+- ``quota_days/{customer}@{YYYY-MM-DD}``: runs admitted that day (count + run ids);
+- ``quota_alerts/{alert_id}``: one marker per (customer, period, metric, threshold);
+- ``quota_outbox/{event_id}``: BigQuery rows committed with the state change that caused them,
+  drained into BigQuery afterwards (see :mod:`shared.quotas.outbox`).
+
+Changes are optimistic, never transactional: read the documents, decide, then commit one
+batch whose writes carry preconditions (``last_update_time`` of what was read, or ``create``
+for a document that did not exist). A batch commit is atomic; a failed precondition means
+someone else changed the state in between, so we re-read and decide again after a jittered
+backoff. Nothing holds a lock, so a hot document never livelocks the way a transactional
+read-modify-write does on the emulator (and on real Firestore, where server client libraries
+take pessimistic locks and contended transactions queue for the lock and abort).
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from shared import clients
+from shared.errors import TransientError
+
+CUSTOMERS = "quota_customers"
+LEASES = "quota_leases"
+DAYS = "quota_days"
+ALERTS = "quota_alerts"
+OUTBOX = "quota_outbox"
+
+COMMIT_DEADLINE_S = 20.0
+BACKOFF_FIRST_S = 0.005
+BACKOFF_MAX_S = 0.2
+
+
+def customer_ref(customer_id: str) -> Any:
+    return clients.firestore().collection(CUSTOMERS).document(customer_id)
+
+
+def leases_ref(customer_id: str) -> Any:
+    return clients.firestore().collection(LEASES).document(customer_id)
+
+
+def day_ref(customer_id: str, day: date) -> Any:
+    # '@' never occurs in a validated id, so "customer@day" is unambiguous
+    return clients.firestore().collection(DAYS).document(f"{customer_id}@{day.isoformat()}")
+
+
+def alert_ref(alert_id: str) -> Any:
+    return clients.firestore().collection(ALERTS).document(alert_id)
+
+
+def outbox_ref(event_id: str) -> Any:
+    return clients.firestore().collection(OUTBOX).document(event_id)
+
+
+@dataclass
+class Plan:
+    """The writes one decision wants committed atomically."""
+
+    updates: list[tuple[Any, Any, dict[str, Any]]] = field(default_factory=list)
+    """(ref, snapshot read, new fields): update with precondition, or create if it was missing"""
+    creates: list[tuple[Any, dict[str, Any]]] = field(default_factory=list)
+    """(ref, data): documents that must not exist yet (markers, outbox rows)"""
+
+    def write(self, ref: Any, snapshot: Any, fields: dict[str, Any]) -> None:
+        self.updates.append((ref, snapshot, fields))
+
+    def create(self, ref: Any, data: dict[str, Any]) -> None:
+        self.creates.append((ref, data))
+
+    @property
+    def empty(self) -> bool:
+        return not self.updates and not self.creates
+
+
+class Conflict(TransientError):  # noqa: N818 - internal signal, never leaves this module
+    """Someone else committed first: decide again."""
+
+
+def read(refs: Iterable[Any]) -> dict[str, Any]:
+    """Snapshots of ``refs`` in one round trip, by document path."""
+    wanted = list(refs)
+    return {snap.reference.path: snap for snap in clients.firestore().get_all(wanted)}
+
+
+def commit(plan: Plan) -> None:
+    """Commit ``plan`` atomically; :class:`Conflict` when a precondition failed."""
+    from google.api_core import exceptions as gexc
+
+    if plan.empty:
+        return
+    db = clients.firestore()
+    batch = db.batch()
+    for ref, snapshot, fields in plan.updates:
+        if snapshot is not None and snapshot.exists:
+            batch.update(ref, fields, option=db.write_option(last_update_time=snapshot.update_time))
+        else:
+            batch.create(ref, fields)
+    for ref, data in plan.creates:
+        batch.create(ref, data)
+    try:
+        batch.commit()
+    except (gexc.FailedPrecondition, gexc.AlreadyExists, gexc.Conflict, gexc.Aborted) as exc:
+        raise Conflict("quota_conflict", str(exc)) from exc
+
+
+def decide_and_commit[T](decide: Callable[[], tuple[Plan, T]]) -> T:
+    """Run ``decide`` (read + decide) and commit its plan; again after a jittered backoff on a
+    conflict, until :data:`COMMIT_DEADLINE_S` (then a TransientError: the caller may retry)."""
+    deadline = time.monotonic() + COMMIT_DEADLINE_S
+    delay = BACKOFF_FIRST_S
+    attempts = 0
+    while True:
+        attempts += 1
+        plan, outcome = decide()
+        try:
+            commit(plan)
+        except Conflict:
+            if time.monotonic() + delay > deadline:
+                raise TransientError(
+                    "quota_contended", f"state kept changing ({attempts} attempts)"
+                ) from None
+            time.sleep(random.uniform(0, delay))  # jitter, not crypto
+            delay = min(BACKOFF_MAX_S, delay * 2)
+            continue
+        return outcome
+
+
+def plain(data: Mapping[str, Any] | None) -> dict[str, Any]:
+    return dict(data or {})

@@ -1,0 +1,1 @@
+"""Warehouse-wide tooling (inventory and cost audit) over the BigQuery door."""

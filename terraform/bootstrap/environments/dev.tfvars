@@ -1,0 +1,3 @@
+project_id        = "CHANGE-ME-dev"
+environment       = "dev"
+github_repository = "CHANGE-ME/gcp-event-plumbing"

@@ -1,0 +1,3 @@
+project_id        = "CHANGE-ME-prod"
+environment       = "prod"
+github_repository = "CHANGE-ME/gcp-event-plumbing"

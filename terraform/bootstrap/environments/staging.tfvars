@@ -1,0 +1,3 @@
+project_id        = "CHANGE-ME-staging"
+environment       = "staging"
+github_repository = "CHANGE-ME/gcp-event-plumbing"

@@ -1,0 +1,37 @@
+# Firestore (native mode): the transactional state of quotas (customer limits, leases, day
+# counters, alert markers, the usage-event outbox) and the API keys of every HTTP function
+# (shared/api_keys.py). BigQuery keeps the record; see docs/quotas.md.
+#
+# Every write the code makes is a lock-free precondition write or a create(), so OPTIMISTIC
+# concurrency costs nothing and keeps a stray transaction from taking locks on a hot document.
+# The queries are single-field equality/range filters on one collection, served by the
+# automatic single-field indexes: no composite index is needed.
+
+resource "google_firestore_database" "this" {
+  project                           = var.project_id
+  name                              = "(default)"
+  location_id                       = var.firestore_location
+  type                              = "FIRESTORE_NATIVE"
+  concurrency_mode                  = "OPTIMISTIC"
+  app_engine_integration_mode       = "DISABLED"
+  point_in_time_recovery_enablement = "POINT_IN_TIME_RECOVERY_ENABLED"
+  delete_protection_state           = "DELETE_PROTECTION_ENABLED"
+  deletion_policy                   = "ABANDON"
+  depends_on                        = [google_project_service.apis]
+}
+
+# Firestore has no per-collection IAM: roles/datastore.user is granted on the project, but
+# conditioned to this one database, and only to functions whose manifest entry says
+# access.firestore = true.
+resource "google_project_iam_member" "firestore_user" {
+  for_each = { for name, f in local.functions : name => f if f.access.firestore }
+  project  = var.project_id
+  role     = "roles/datastore.user"
+  member   = google_service_account.function[each.key].member
+
+  condition {
+    title       = "only-the-default-database"
+    description = "Firestore access limited to the product's database."
+    expression  = "resource.name.startsWith(\"projects/${var.project_id}/databases/(default)\")"
+  }
+}
