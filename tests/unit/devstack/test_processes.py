@@ -18,7 +18,7 @@ REPO = Path(__file__).resolve().parents[3]
 def test_children_start_clean_while_grpc_is_busy(tmp_path: Path) -> None:
     """Issue 13: with preexec_fn, ~1 child in 40 inherited gRPC fork-handler errors
     ("Bad file descriptor") in its log, and one died before exec."""
-    import grpc  # type: ignore[import-untyped]
+    import grpc
 
     channels = [grpc.insecure_channel(f"127.0.0.1:{port}") for port in (1, 2)]
     stop = False
