@@ -4,11 +4,13 @@
   before serving), measured inside that interpreter;
 - cold start: from spawning ``functions-framework`` to the first event answered. Event
   functions get a CloudEvent their handler rejects as bad input, so the answer includes the
-  real work of a first event: settings, lazy client creation, a BigQuery dead-letter insert.
+  real work of a first event: settings, lazy client creation, a dead letter appended through
+  the Storage Write API (stream opened).
   HTTP functions get an unauthenticated request (answered 401 by their auth check).
 - baseline: ``bench/baseline/main.py`` serves the same function answering the same request, but
-  imports functions-framework and all five Google client libraries (BigQuery, Storage, Pub/Sub,
-  Secret Manager, KMS) eagerly at start-up: the ratio isolates what lazy imports save.
+  imports functions-framework and all six Google client libraries (BigQuery, BigQuery Storage
+  Write, Storage, Pub/Sub, Secret Manager, KMS) eagerly at start-up: the ratio isolates what lazy
+  imports save.
 
 Runs are interleaved (function, baseline, function, ...) and the median of ``ROUNDS`` is kept.
 """

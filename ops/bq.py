@@ -1,27 +1,29 @@
-"""The CLI's BigQuery access in one place: bound parameters, manifest table ids, DML retries.
-
-Until the project-wide BigQuery door (``shared.bigquery``) lands this goes through the quota
-area's runner, which already binds every value and retries serialization conflicts.
-"""
+"""The CLI's BigQuery access: the project's one door (:mod:`shared.bigquery`: bound parameters,
+deadlines, the one DML conflict-retry policy) plus manifest table ids."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
-from shared.quotas import db
+from shared import bigquery
+from shared.resources import manifest, table_id
+from shared.settings import get_settings
 
 
 def t(name: str) -> str:
     """Backticked fully qualified id of a manifest table or view."""
-    return db.table(name)
+    m = manifest()
+    try:
+        dataset = m.table(name)["dataset"]
+    except KeyError:
+        dataset = m.view(name)["dataset"]
+    return f"`{table_id(get_settings().project_id, dataset, name)}`"
 
 
 def query(sql: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
-    rows, _ = db.run(sql, params)
-    return rows
+    return bigquery.query(sql, params)
 
 
 def dml(sql: str, params: Mapping[str, Any] | None = None) -> int:
-    _, affected = db.run(sql, params)
-    return affected
+    return bigquery.dml(sql, params)

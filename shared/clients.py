@@ -85,7 +85,15 @@ def bigquery_write() -> BigQueryWriteClient:
             )
 
             target = host.split("://", 1)[-1]
-            channel = grpc.insecure_channel(target)
+            # Reconnect quickly after a local outage (gRPC's default backoff grows to 120 s),
+            # and no transparent retries: against a refused port they keep the stream's open
+            # waiting until the port is back, instead of failing it (measured here).
+            options = [
+                ("grpc.initial_reconnect_backoff_ms", 200),
+                ("grpc.max_reconnect_backoff_ms", 2000),
+                ("grpc.enable_retries", 0),
+            ]
+            channel = grpc.insecure_channel(target, options=options)
             return Client(transport=BigQueryWriteGrpcTransport(channel=channel))
         return Client()
 

@@ -5,14 +5,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
-from shared.resources import manifest, table_id
-from shared.settings import get_settings
-from shared.writer import InsertFn, TableWriter, bigquery_insert
+Row = tuple[str, Mapping[str, Any]]
 
 MAX_PAYLOAD_BYTES = 8 * 1024 * 1024
 TABLE = "dead_letters"
@@ -55,18 +53,22 @@ class DeadLetter:
         }
 
 
+class RowWriter(Protocol):
+    def write(self, rows: Sequence[Row]) -> None: ...
+
+
 class DeadLetterSink:
-    """Writes dead letters to ``ops.dead_letters`` (row id = dead letter id)."""
+    """Writes dead letters to ``ops.dead_letters`` through the Storage Write API (group commit:
+    a flood of bad events shares appends). The row key is the dead letter id."""
 
-    def __init__(self, insert: InsertFn = bigquery_insert) -> None:
-        self._insert = insert
-        self._writer: TableWriter | None = None
+    def __init__(self, writer: RowWriter | None = None) -> None:
+        self._writer = writer
 
-    def _table(self) -> TableWriter:
+    def _table(self) -> RowWriter:
         if self._writer is None:
-            dataset = manifest().table(TABLE)["dataset"]
-            table = table_id(get_settings().project_id, dataset, TABLE)
-            self._writer = TableWriter(table, self._insert)
+            from shared.bigquery.writer import table_writer
+
+            self._writer = table_writer(TABLE, max_wait_s=0.005)
         return self._writer
 
     def record(self, letter: DeadLetter) -> None:

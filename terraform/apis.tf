@@ -34,12 +34,11 @@ data "google_project" "this" {
   project_id = var.project_id
 }
 
-# Google-managed service agents some wiring needs (created on first use of their API).
-resource "google_project_service_identity" "pubsub" {
-  provider   = google
-  project    = var.project_id
-  service    = "pubsub.googleapis.com"
-  depends_on = [google_project_service.apis]
+# Google-managed service agents some wiring needs. The Pub/Sub agent's address is fixed by the
+# project number (google_project_service_identity would create it, but exists only in the
+# google-beta provider, which this configuration does not use: plan would fail).
+locals {
+  pubsub_service_agent = "serviceAccount:service-${data.google_project.this.number}@gcp-sa-pubsub.iam.gserviceaccount.com"
 }
 
 data "google_storage_project_service_account" "gcs" {

@@ -126,7 +126,7 @@ resource "google_cloud_run_v2_service_iam_member" "push_invoker" {
 resource "google_service_account_iam_member" "push_token_creator" {
   service_account_id = google_service_account.push.name
   role               = "roles/iam.serviceAccountTokenCreator"
-  member             = google_project_service_identity.pubsub.member
+  member             = local.pubsub_service_agent
 }
 
 resource "google_cloud_run_v2_service_iam_member" "http_invoker" {

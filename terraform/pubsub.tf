@@ -79,7 +79,7 @@ resource "google_pubsub_topic_iam_member" "dead_letter_publisher" {
   project  = var.project_id
   topic    = google_pubsub_topic.this[each.key].name
   role     = "roles/pubsub.publisher"
-  member   = google_project_service_identity.pubsub.member
+  member   = local.pubsub_service_agent
 }
 
 resource "google_pubsub_subscription_iam_member" "dead_letter_subscriber" {
@@ -87,5 +87,5 @@ resource "google_pubsub_subscription_iam_member" "dead_letter_subscriber" {
   project      = var.project_id
   subscription = google_pubsub_subscription.this[each.key].name
   role         = "roles/pubsub.subscriber"
-  member       = google_project_service_identity.pubsub.member
+  member       = local.pubsub_service_agent
 }

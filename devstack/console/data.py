@@ -186,13 +186,11 @@ def dead_letters_by_reason() -> Panel:
 
 
 def quota_utilization() -> Panel:
-    return _panel(
-        "Quota utilization today",
-        lambda: query(
-            f"SELECT customer_id, plan, pipelines_run, daily_limit, running, concurrent_limit "
-            f"FROM {_fq('quota_utilization_today')} ORDER BY customer_id"
-        ),
-    )
+    """Per customer: limits from the BigQuery record, runs admitted and leases held today from
+    the live admission state (Firestore), the same rows as ``plumb quotas usage``."""
+    from ops.quotas import usage_rows
+
+    return _panel("Quota utilization today", usage_rows)
 
 
 @dataclass

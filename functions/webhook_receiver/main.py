@@ -9,7 +9,7 @@ import functions_framework
 
 from shared import http_body, log
 from shared.settings import area_settings, get_settings
-from shared.webhooks import receiver
+from shared.webhooks import receiver, replay_guard
 from shared.webhooks.settings import ReceiverSettings
 
 area_settings(ReceiverSettings)  # validate at start: a malformed variable fails the cold start
@@ -37,6 +37,11 @@ def receive(request: Any) -> tuple[str, int]:
     except http_body.BodyTooLarge:
         return "body too large", 413
     answer = receiver.handle(
-        config, request.path, dict(request.headers), body, receiver.pubsub_publish
+        config,
+        request.path,
+        dict(request.headers),
+        body,
+        receiver.pubsub_publish,
+        guard=replay_guard.default_guard(),
     )
     return answer.body, answer.status

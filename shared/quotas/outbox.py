@@ -45,9 +45,9 @@ def _table(name: str) -> str:
 
 def write_now(table: str, rows: list[dict[str, Any]], *, key: str) -> None:
     """Insert ``rows`` into ``table`` now, with ``row[key]`` as row id (raises on failure)."""
-    from shared.writer import TableWriter
+    from shared.bigquery.writer import table_writer
 
-    TableWriter(_table(table)).write([(str(row[key]), row) for row in rows])
+    table_writer(table, group_commit=False).write([(str(row[key]), row) for row in rows])
 
 
 def drain(limit: int = 10 * DRAIN_PAGE) -> int:
@@ -64,9 +64,9 @@ def drain(limit: int = 10 * DRAIN_PAGE) -> int:
         for table, group in by_table.items():
             rows = [(snap.id, dict((snap.to_dict() or {}).get("row") or {})) for snap in group]
             if table in (EVENTS, ALERT_LOG):
-                from shared.writer import TableWriter
+                from shared.bigquery.writer import table_writer
 
-                TableWriter(_table(table)).write(rows)
+                table_writer(table, group_commit=False).write(rows)
             else:  # never written by this code: keep it out of the way, loudly
                 logger.error("outbox row for unknown table %r dropped", table)
             batch = clients.firestore().batch()

@@ -16,7 +16,6 @@ from typing import Any
 from shared import bigquery as bq
 from shared.refresh.definitions import Definition
 from shared.resources import manifest, table_id
-from shared.retry import call_with_retry
 
 
 def fq(project: str, name: str) -> str:
@@ -30,6 +29,7 @@ class Store:
     def __init__(self, client: Any, project: str) -> None:
         self.client = client
         self.project = project
+        self._audit_writer: Any = None
 
     # ------------------------------------------------------------------ queries
     def query(
@@ -198,18 +198,17 @@ WHEN NOT MATCHED THEN INSERT (table_name, partition_through, run_id, updated_at)
 
     # ------------------------------------------------------------------ audit
     def audit(self, rows: Sequence[Mapping[str, Any]]) -> None:
-        """Stream audit rows; insertId = run/table/attempt/status (dedup at read anyway)."""
-        from shared.errors import TransientError
+        """Append audit rows (Storage Write API); key = run/table/attempt/status, and the
+        ``refresh_runs_current`` view deduplicates at read, so a retried append is harmless."""
+        from shared.bigquery.writer import table_writer
 
-        payload = [_jsonable(r) for r in rows]
-        ids = [f"{r['run_id']}/{r['table_name']}/{r['attempt']}/{r['status']}" for r in rows]
-
-        def once() -> None:
-            errors = self.client.insert_rows_json(self.t("refresh_runs"), payload, row_ids=ids)
-            if errors:
-                raise TransientError(f"refresh_runs insert errors: {errors[:3]}")
-
-        call_with_retry(once, bq.DML_RETRY)
+        if self._audit_writer is None:
+            self._audit_writer = table_writer("refresh_runs", max_wait_s=0.005)
+        keyed = [
+            (f"{r['run_id']}/{r['table_name']}/{r['attempt']}/{r['status']}", _jsonable(r))
+            for r in rows
+        ]
+        self._audit_writer.write(keyed)
 
     def run_rows(self, run_id: str) -> list[dict[str, Any]]:
         rows, _ = self.query(

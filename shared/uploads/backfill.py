@@ -22,12 +22,12 @@ from dataclasses import dataclass
 from typing import Any, TextIO
 
 from shared import clients
+from shared.bigquery.writer import Row
 from shared.events import STORAGE_FINALIZED, storage_object_from_event
 from shared.resources import manifest, table_id
 from shared.settings import get_settings
 from shared.uploads import detect, handler, reader, rows, sink
 from shared.uploads.naming import parse_name
-from shared.writer import Row, TableWriter
 
 
 @dataclass
@@ -90,20 +90,15 @@ class Progress:
 
 
 def count_current(bucket: str, prefix: str) -> int:
-    from google.cloud import bigquery
+    from shared import bigquery
 
     dataset = manifest().view("media_files_current")["dataset"]
     view = table_id(get_settings().project_id, dataset, "media_files_current")
-    job = clients.bigquery().query(
+    found = bigquery.query(
         f"SELECT COUNT(*) AS n FROM `{view}` WHERE bucket = @bucket AND STARTS_WITH(name, @prefix)",
-        job_config=bigquery.QueryJobConfig(
-            query_parameters=[
-                bigquery.ScalarQueryParameter("bucket", "STRING", bucket),
-                bigquery.ScalarQueryParameter("prefix", "STRING", prefix),
-            ]
-        ),
+        {"bucket": bucket, "prefix": prefix},
     )
-    return int(next(iter(job.result()))["n"])
+    return int(found[0]["n"])
 
 
 def run(
@@ -120,7 +115,7 @@ def run(
     progress = progress or Progress()
     statuses: Counter[str] = Counter()
     listed = 0
-    writer = TableWriter(sink.media_files_table(), sink.insert)
+    writer = sink.make_writer("single")  # each batch of the listing is one append
     do_write = write or writer.write
 
     def generate() -> Iterator[Row]:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from shared.bigquery.writer import Row
 from shared.errors import PermanentError, is_transient
 from shared.events import PubSubMessage, parse_timestamp
 from shared.webhooks import contract as c
@@ -25,7 +26,6 @@ from shared.webhooks import sources
 from shared.webhooks.normalize import ValidationError, iso
 from shared.webhooks.rows import RAW, TYPED_TABLES, Context, TypedRow
 from shared.webhooks.sink import WebhookSink
-from shared.writer import Row
 
 _INT64 = (-(2**63), 2**63 - 1)
 

@@ -7,8 +7,11 @@
 - 400 verified but its routing headers are malformed (GitHub event, Shopify topic, ids);
 - 401 missing / malformed / bad signature, stale or future timestamp (reason in the body and
   the log, never the secret or the body);
+- 409 ``replayed_delivery``: GitHub / Shopify content already delivered under another
+  delivery id (a captured request replayed with a forged id; :mod:`.replay_guard`);
 - 404 unknown source, 405 not POST, 413 body over ``WEBHOOKS_MAX_BODY_BYTES`` (before reading);
-- 503 the source has no secret configured, or the publish failed (the sender retries).
+- 503 the source has no secret configured, the replay guard or the publish failed (the
+  sender retries).
 
 Nothing is published unless the request is accepted. Attributes published: ``source``,
 ``received_at``, ``event_type`` (only from a signed place or a header the mapping re-checks),
@@ -29,6 +32,7 @@ from shared import settings
 from shared.errors import ConfigurationError
 from shared.webhooks import contract as c
 from shared.webhooks import schemes
+from shared.webhooks.replay_guard import ReplayGuard, delivery_key
 from shared.webhooks.settings import ReceiverSettings
 
 logger = logging.getLogger("shared.webhooks.receiver")
@@ -137,8 +141,13 @@ def handle(
     publish: Publish,
     *,
     now: float | None = None,
+    guard: ReplayGuard | None = None,
 ) -> Response:
-    """Verify and publish one request whose body was read (at most max + 1 bytes)."""
+    """Verify and publish one request whose body was read (at most max + 1 bytes).
+
+    ``guard`` refuses (409) a request of a sender that signs no delivery id (GitHub, Shopify)
+    whose content was already delivered under another delivery id (:mod:`.replay_guard`).
+    """
     source = source_from_path(path)
     route = config.sources.get(source) if source else None
     if source is None or route is None:
@@ -158,12 +167,40 @@ def handle(
             extra={"fields": {"source": source, "scheme": route.scheme, "reason": refused.reason}},
         )
         return Response(refused.status, refused.reason)
+    if guard is not None and verified.event_id is None and verified.delivery_id is not None:
+        replayed = _replayed(guard, source, route.scheme, verified, body, now=now)
+        if replayed is not None:
+            return replayed
     try:
         message_id = publish(body, _attributes(source, verified, now))
     except Exception as exc:
         logger.warning("publish failed, sender will retry: %s", type(exc).__name__)
         return Response(503, "temporarily unavailable")
     return Response(202, message_id)
+
+
+def _replayed(
+    guard: ReplayGuard,
+    source: str,
+    scheme: str,
+    verified: schemes.Verified,
+    body: bytes,
+    *,
+    now: float,
+) -> Response | None:
+    key = delivery_key(source, verified.event_type, body)
+    try:
+        first = guard.first_delivery(key, verified.delivery_id or "", now)
+    except Exception as exc:
+        logger.warning("replay guard unavailable, sender will retry: %s", type(exc).__name__)
+        return Response(503, "temporarily unavailable")
+    if first:
+        return None
+    logger.warning(
+        "webhook refused: replayed_delivery",
+        extra={"fields": {"source": source, "scheme": scheme, "reason": "replayed_delivery"}},
+    )
+    return Response(409, "replayed_delivery")
 
 
 def pubsub_publish(body: bytes, attributes: dict[str, str]) -> str:

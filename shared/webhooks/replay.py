@@ -25,10 +25,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from shared import clients
-from shared.resources import manifest, table_id
+from shared.bigquery.writer import table_writer
+from shared.resources import table_id
 from shared.settings import get_settings
 from shared.webhooks.contract import ATTR_REPLAY_OF, TOPIC
-from shared.writer import TableWriter, bigquery_insert
 
 FUNCTION = "webhooks"
 
@@ -59,22 +59,21 @@ def find(
     until: datetime | None = None,
     limit: int = 1000,
 ) -> list[dict[str, Any]]:
-    from google.cloud import bigquery
+    from shared import bigquery
 
     project = get_settings().project_id
-    config = bigquery.QueryJobConfig(
-        query_parameters=[
-            bigquery.ScalarQueryParameter("function", "STRING", FUNCTION),
-            bigquery.ArrayQueryParameter("ids", "STRING", list(ids)),
-            bigquery.ScalarQueryParameter("source", "STRING", source),
-            bigquery.ScalarQueryParameter("reason", "STRING", reason),
-            bigquery.ScalarQueryParameter("since", "TIMESTAMP", since),
-            bigquery.ScalarQueryParameter("until", "TIMESTAMP", until),
-            bigquery.ScalarQueryParameter("limit", "INT64", limit),
-        ]
+    return bigquery.query(
+        select_sql(project),
+        {
+            "function": FUNCTION,
+            "ids": bigquery.typed(list(ids), "ARRAY<STRING>"),
+            "source": source,
+            "reason": reason,
+            "since": bigquery.typed(since, "TIMESTAMP"),
+            "until": bigquery.typed(until, "TIMESTAMP"),
+            "limit": limit,
+        },
     )
-    job = clients.bigquery().query(select_sql(project), job_config=config)
-    return [dict(row.items()) for row in job.result()]
 
 
 def _payload(value: Any) -> bytes:
@@ -93,14 +92,8 @@ def _attributes(value: Any) -> dict[str, str]:
 
 def replay(letters: list[dict[str, Any]], *, by: str = "replay-cli") -> list[dict[str, str]]:
     """Publish each letter, then record it; returns what was replayed."""
-    project = get_settings().project_id
     publisher: Any = clients.publisher()
-    recorder = TableWriter(
-        table_id(
-            project, manifest().table("dead_letter_replays")["dataset"], "dead_letter_replays"
-        ),
-        bigquery_insert,
-    )
+    recorder = table_writer("dead_letter_replays", group_commit=False)
     done = []
     for letter in letters:
         topic = letter.get("topic") or TOPIC

@@ -1,47 +1,28 @@
 """One writer per webhook table, shared by every concurrent request of the instance.
 
-Group commit (default): :class:`shared.writer.BatchingWriter` per table, so rows of concurrent
-pushes share one insertAll and each request returns after its own rows are written (a failed
-batch fails exactly its requests, which Pub/Sub then redelivers). ``WEBHOOKS_GROUP_COMMIT=off``
-writes one insertAll per request (the benchmark's baseline).
+Rows go through the Storage Write API (:mod:`shared.bigquery.writer`): group commit (default)
+shares one append between concurrent pushes and each request returns after its own rows are
+acknowledged (a failed append fails exactly its requests, which Pub/Sub then redelivers; a row
+BigQuery refuses fails only its own request, whose other rows land). ``WEBHOOKS_GROUP_COMMIT=off``
+sends one append per request (the benchmark's baseline).
 
-Inserts use a bounded client retry (``WEBHOOKS_INSERT_DEADLINE_S``): during a BigQuery outage
-the request fails within seconds and Pub/Sub redelivers, instead of the client retrying for
-ten minutes while the push times out.
+Every append is bounded by ``WEBHOOKS_INSERT_DEADLINE_S``: during a BigQuery outage the request
+fails within seconds and Pub/Sub redelivers, instead of the push timing out.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping, Sequence
-from typing import Any, Protocol
+from collections.abc import Callable, Mapping, Sequence
+from typing import Protocol
 
-from shared import clients
-from shared.resources import manifest, table_id
-from shared.settings import area_settings, get_settings
+from shared.bigquery.writer import Row, table_writer
+from shared.settings import area_settings
 from shared.webhooks.settings import SinkSettings
-from shared.writer import BatchingWriter, InsertFn, Row, TableWriter
 
 
 class Writer(Protocol):
     def write(self, rows: Sequence[Row]) -> None: ...
-
-
-def bounded_insert(deadline_s: float) -> InsertFn:
-    def insert(table: str, rows: list[Mapping[str, Any]], row_ids: list[str]) -> list[Any]:
-        from google.cloud.bigquery import DEFAULT_RETRY
-
-        result = clients.bigquery().insert_rows_json(
-            table,
-            rows,
-            row_ids=row_ids,
-            skip_invalid_rows=True,
-            retry=DEFAULT_RETRY.with_timeout(deadline_s),
-            timeout=deadline_s,
-        )
-        return list(result)
-
-    return insert
 
 
 class WebhookSink:
@@ -49,7 +30,7 @@ class WebhookSink:
 
     def __init__(
         self,
-        insert: InsertFn | None = None,
+        make_writer: Callable[[str], Writer] | None = None,
         *,
         group_commit: bool | None = None,
         max_wait_s: float | None = None,
@@ -60,9 +41,19 @@ class WebhookSink:
         self.group_commit = group_commit if group_commit is not None else config.group_commit
         self.max_wait_s = max_wait_s if max_wait_s is not None else config.batch_max_wait_ms / 1000
         self.max_rows = max_rows or config.batch_max_rows
-        self._insert = insert or bounded_insert(config.insert_deadline_s)
+        self.deadline_s = config.insert_deadline_s
+        self._make_writer = make_writer or self._storage_writer
         self._writers: dict[str, Writer] = {}
         self._lock = threading.Lock()
+
+    def _storage_writer(self, table: str) -> Writer:
+        return table_writer(
+            table,
+            group_commit=self.group_commit,
+            max_rows=self.max_rows,
+            max_wait_s=self.max_wait_s,
+            deadline_s=self.deadline_s,
+        )
 
     def writer(self, table: str) -> Writer:
         writer = self._writers.get(table)
@@ -70,15 +61,7 @@ class WebhookSink:
             with self._lock:
                 writer = self._writers.get(table)
                 if writer is None:
-                    dataset = manifest().table(table)["dataset"]
-                    full = table_id(get_settings().project_id, dataset, table)
-                    writer = (
-                        BatchingWriter(
-                            full, self._insert, max_rows=self.max_rows, max_wait_s=self.max_wait_s
-                        )
-                        if self.group_commit
-                        else TableWriter(full, self._insert)
-                    )
+                    writer = self._make_writer(table)
                     self._writers[table] = writer
         return writer
 

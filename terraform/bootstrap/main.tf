@@ -148,13 +148,19 @@ resource "google_service_account_iam_member" "planner_wif" {
   member             = "principal://iam.googleapis.com/${google_iam_workload_identity_pool.github.name}/subject/${local.plan_subject}"
 }
 
-# Bucket metadata without object access (no predefined role is exactly this).
+# Metadata without data where no predefined role is exactly that: bucket configuration and IAM
+# (never objects), the Firestore database's settings (never documents).
 resource "google_project_iam_custom_role" "planner_buckets" {
   project     = var.project_id
-  role_id     = "plannerBucketMetadata"
-  title       = "Terraform planner: bucket metadata"
-  description = "Read bucket configuration and IAM, never objects."
-  permissions = ["storage.buckets.get", "storage.buckets.getIamPolicy", "storage.buckets.list"]
+  role_id     = "plannerMetadata"
+  title       = "Terraform planner: bucket and database metadata"
+  description = "Read bucket configuration and IAM and Firestore database settings, never objects or documents."
+  permissions = [
+    "datastore.databases.getMetadata",
+    "storage.buckets.get",
+    "storage.buckets.getIamPolicy",
+    "storage.buckets.list",
+  ]
 }
 
 resource "google_project_iam_member" "planner" {

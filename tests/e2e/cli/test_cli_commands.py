@@ -259,3 +259,18 @@ def test_installed_entry_point_stack_status_and_unconfigured_target(
         timeout=120,
     )
     assert local_only.returncode == 3 and "make run" in local_only.stderr
+
+
+def test_warehouse_audit_lists_the_manifest(stack: LocalStack) -> None:
+    from shared.resources import manifest
+
+    audit = plumb_json("warehouse", "audit", "--dataset", "customers")
+    names = {t["name"] for d in audit["datasets"] for t in d["tables"]}
+    declared = {
+        t["name"]
+        for t in [*manifest()["tables"], *manifest()["views"]]
+        if t["dataset"] == "customers"
+    }
+    assert declared <= names
+    assert audit["project"] == stack.project
+    assert "customer_profiles" in plumb("warehouse", "audit", "--dataset", "customers").output

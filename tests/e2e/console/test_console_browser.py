@@ -173,21 +173,24 @@ def test_console_numbers_match_bigquery_in_a_headless_browser(
         low, high = sorted((letters_before.get(key, 0), letters_after.get(key, 0)))
         assert low <= value <= high, (key, value)
 
-    # quota bars: today's use per customer, exactly what the utilization view says
+    # quota bars: every customer; limits from BigQuery, today's runs and leases from admission
+    from shared.quotas import admission
+
     bars = {e["data-customer"]: e for e in dom.having("data-customer")}
-    usage = {
-        r["customer_id"]: r
+    limits = {
+        r["customer_id"]: r["daily_pipeline_limit"]
         for r in stack.query(
-            f"SELECT customer_id, pipelines_run, daily_limit, running, concurrent_limit "
-            f"FROM `{stack.project}.customers.quota_utilization_today`"
+            f"SELECT customer_id, daily_pipeline_limit "
+            f"FROM `{stack.project}.customers.customer_subscriptions` WHERE status = 'ACTIVE'"
         )
     }
-    assert set(bars) == set(usage)
+    profiles = stack.query(f"SELECT customer_id FROM `{stack.project}.customers.customer_profiles`")
+    assert set(bars) == {r["customer_id"] for r in profiles}
     for cid, runs in demo["customers"].items():
-        bar = bars[cid]
-        assert int(bar["data-used"]) == runs == usage[cid]["pipelines_run"]
-        assert int(bar["data-limit"]) == usage[cid]["daily_limit"] == 6
-        assert int(bar["data-running"]) == usage[cid]["running"]
+        bar, live = bars[cid], admission.usage(cid)
+        assert int(bar["data-used"]) == runs == live["admitted"]
+        assert int(bar["data-limit"]) == limits[cid] == 6
+        assert int(bar["data-running"]) == len(live["leases"]) == 1  # the last run is open
         assert f"{runs} / 6 runs today" in " ".join(bar["text"].split())
 
     # the refresh graph: every definition a node, edges = dependencies, the run's table green

@@ -3,7 +3,8 @@
 How: a second instance of the uploads function reaches BigQuery through a proxy the test
 switches off. Its own bridge (the real ``devstack.bridge``) receives the bucket notifications
 through a push subscription on the real notification topic, routed for a bucket of its own.
-While BigQuery is unreachable the insert fails, the handler raises (transient), the bridge
+While BigQuery is unreachable (its REST port and its gRPC Storage Write API port both behind
+proxies that refuse every connection) the append fails, the handler raises (transient), the bridge
 answers 502 and Pub/Sub redelivers, exactly as Eventarc retries a failed function. When the
 proxy is switched on the redeliveries land, and the current view is exactly right.
 """
@@ -21,6 +22,7 @@ from urllib.parse import urlparse
 
 from devstack.processes import ManagedProcess, StackError, free_port, http_ok
 from devstack.stack import NOTIFICATION_TOPIC, REPO, LocalStack
+from devstack.tcp_proxy import TcpProxy
 from tests.e2e.uploads import helpers
 from tests.e2e.uploads.proxy import SwitchableProxy
 
@@ -36,14 +38,14 @@ def _spawn(stack: LocalStack, name: str, argv: list[str], env: dict[str, str]) -
 
 
 def _start_pair(
-    stack: LocalStack, bucket_name: str, proxy_port: int
+    stack: LocalStack, bucket_name: str, proxy_port: int, grpc_proxy: str
 ) -> tuple[ManagedProcess, ManagedProcess, str, int]:
     """The second function instance and its bridge; new ports if one was taken meanwhile
     (free_port() cannot reserve a port against the other sessions sharing this machine)."""
     for attempt in range(3):
         procs: list[ManagedProcess] = []
         try:
-            return _try_start_pair(stack, bucket_name, proxy_port, procs)
+            return _try_start_pair(stack, bucket_name, proxy_port, grpc_proxy, procs)
         except StackError:
             for proc in procs:
                 proc.stop()
@@ -53,7 +55,11 @@ def _start_pair(
 
 
 def _try_start_pair(
-    stack: LocalStack, bucket_name: str, proxy_port: int, procs: list[ManagedProcess]
+    stack: LocalStack,
+    bucket_name: str,
+    proxy_port: int,
+    grpc_proxy: str,
+    procs: list[ManagedProcess],
 ) -> tuple[ManagedProcess, ManagedProcess, str, int]:
     fport, bport = free_port(), free_port()
     function = _spawn(
@@ -69,6 +75,7 @@ def _try_start_pair(
         ],
         {
             "BIGQUERY_EMULATOR_HOST": f"http://127.0.0.1:{proxy_port}",
+            "BIGQUERY_WRITE_EMULATOR_HOST": grpc_proxy,
             "UPLOADS_INSERT_DEADLINE_S": "1",
             "K_SERVICE": "uploads-outage",
         },
@@ -106,10 +113,14 @@ def test_bigquery_outage_loses_nothing(stack: LocalStack) -> None:
         bucket = stack.storage().bucket(bucket_name)
     bq = urlparse(stack.env["BIGQUERY_EMULATOR_HOST"])
     proxy = SwitchableProxy(bq.hostname or "127.0.0.1", bq.port or 80)
+    grpc_proxy = TcpProxy(stack.env["BIGQUERY_WRITE_EMULATOR_HOST"])  # Storage Write API
+    grpc_proxy.down = True
     procs: list[ManagedProcess] = []
     sub = f"projects/{stack.project}/subscriptions/uploads-outage-{uuid.uuid4().hex[:6]}"
     try:
-        function, bridge, _url, bport = _start_pair(stack, bucket_name, proxy.port)
+        function, bridge, _url, bport = _start_pair(
+            stack, bucket_name, proxy.port, grpc_proxy.address
+        )
         procs += [function, bridge]
         stack.subscriber().create_subscription(
             request={
@@ -136,6 +147,7 @@ def test_bigquery_outage_loses_nothing(stack: LocalStack) -> None:
         assert helpers.raw_rows(stack, bucket_name, p) == []  # nothing could land
 
         proxy.up = True
+        grpc_proxy.down = False
 
         def settled() -> list[dict[str, Any]] | None:
             rows = helpers.current(stack, bucket_name, p)
@@ -160,3 +172,4 @@ def test_bigquery_outage_loses_nothing(stack: LocalStack) -> None:
         for proc in reversed(procs):
             proc.stop()
         proxy.close()
+        grpc_proxy.close()

@@ -10,9 +10,9 @@ from collections.abc import Iterator
 import pytest
 
 from devstack import bootstrap
-from devstack.http_proxy import FaultyProxy
-from devstack.processes import http_ok
+from devstack.processes import ManagedProcess, http_ok
 from devstack.stack import REPO, FunctionSpec, LocalStack
+from devstack.tcp_proxy import TcpProxy
 from shared.webhooks import replay
 
 pytestmark = pytest.mark.stack
@@ -30,16 +30,38 @@ def _charge(event_id: str) -> bytes:
     ).encode()
 
 
+class Outage:
+    """The Write API (gRPC) port of one function instance behind a proxy we can cut."""
+
+    def __init__(self, proxy: TcpProxy, process: ManagedProcess) -> None:
+        self.proxy = proxy
+        self.process = process
+
+    @property
+    def down(self) -> bool:
+        return self.proxy.down
+
+    @down.setter
+    def down(self, value: bool) -> None:
+        self.proxy.down = value
+
+    @property
+    def failed(self) -> int:
+        """Deliveries the function failed back to Pub/Sub (transient: redelivered)."""
+        return self.process.log_tail(2000).count("will be retried")
+
+
 @pytest.fixture
-def outage_function(stack: LocalStack) -> Iterator[FaultyProxy]:
-    """A second instance of the webhooks function whose BigQuery endpoint is a proxy we can
-    take down, fed by its own topic and push subscription (the main one keeps working)."""
-    with FaultyProxy(stack.env["BIGQUERY_EMULATOR_HOST"]) as proxy:
+def outage_function(stack: LocalStack) -> Iterator[Outage]:
+    """A second instance of the webhooks function whose Storage Write API endpoint is a TCP
+    proxy we can cut, fed by its own topic and push subscription (the main one keeps working).
+    Cutting it breaks the live gRPC stream mid-flight and refuses reconnects."""
+    with TcpProxy(stack.env["BIGQUERY_WRITE_EMULATOR_HOST"]) as proxy:
         spec = FunctionSpec(
             "webhooks-outage",
             REPO / "functions" / "webhooks",
             "ingest",
-            env={"BIGQUERY_EMULATOR_HOST": proxy.url, "WEBHOOKS_INSERT_DEADLINE_S": "1"},
+            env={"BIGQUERY_WRITE_EMULATOR_HOST": proxy.address, "WEBHOOKS_INSERT_DEADLINE_S": "2"},
             concurrency=16,
         )
         process = stack._spawn_function(spec)
@@ -56,7 +78,7 @@ def outage_function(stack: LocalStack) -> Iterator[FaultyProxy]:
             stack.subscriber(), stack.project, [sub], stack._push_endpoint
         )
         try:
-            yield proxy
+            yield Outage(proxy, process)
         finally:
             stack.subscriber().delete_subscription(
                 subscription=f"projects/{stack.project}/subscriptions/{sub['name']}"
@@ -66,7 +88,7 @@ def outage_function(stack: LocalStack) -> Iterator[FaultyProxy]:
 
 
 def test_bigquery_outage_mid_stream_loses_nothing(
-    stack: LocalStack, outage_function: FaultyProxy
+    stack: LocalStack, outage_function: Outage
 ) -> None:
     run = uuid.uuid4().hex[:8]
     ids = [f"evt_outage_{run}_{i}" for i in range(30)]
@@ -82,10 +104,10 @@ def test_bigquery_outage_mid_stream_loses_nothing(
         return int(rows[0]["n"])
 
     stack.wait_until(lambda: landed() >= 10, timeout=60, what="first 10 before the outage")
-    outage_function.down = True
+    outage_function.down = True  # the open stream breaks mid-flight
     for event_id in ids[10:]:
         stack.publish(OUTAGE_TOPIC, _charge(event_id), source="payments")
-    stack.wait_until(lambda: outage_function.failed >= 10, timeout=60, what="failed inserts")
+    stack.wait_until(lambda: outage_function.failed >= 10, timeout=90, what="failed appends")
     assert landed() == 10
     outage_function.down = False
     stack.wait_until(lambda: landed() == 30, timeout=120, what="all 30 after the outage")

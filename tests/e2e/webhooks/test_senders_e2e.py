@@ -131,6 +131,15 @@ def test_forged_stale_replayed_and_malformed_get_4xx_and_land_nothing(stack: Loc
     body, attrs = unique("github_push", f"tamper{run}")
     good = senders.signed_headers("github", secrets["WEBHOOK_SECRET_GITHUB"], body, attrs, now=now)
     assert post("github", body + b" ", good) == 401
+    # GitHub signs no delivery id: the same signed content under a new id is a replay (409),
+    # under the same id the sender's own redelivery (202); checked in Firestore
+    body, attrs = unique("github_push", f"guard{run}")
+    first = senders.signed_headers("github", secrets["WEBHOOK_SECRET_GITHUB"], body, attrs, now=now)
+    ok_url = f"{url}/github"
+    assert requests.post(ok_url, data=body, headers=first, timeout=30).status_code == 202
+    replay = {**first, "X-GitHub-Delivery": f"forged-{run}"}
+    assert requests.post(ok_url, data=body, headers=replay, timeout=30).status_code == 409
+    assert requests.post(ok_url, data=body, headers=first, timeout=30).status_code == 202
     body, attrs = unique("shopify_order_created", f"malformed{run}")
     good = senders.signed_headers(
         "shopify", secrets["WEBHOOK_SECRET_SHOPIFY"], body, attrs, now=now

@@ -1,11 +1,12 @@
 import base64
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import pytest
 from cloudevents.http import CloudEvent
 
 from shared import settings
+from shared.bigquery.protorows import row_codec
 from shared.dead_letters import DeadLetterSink
 from shared.errors import PermanentError, TransientError
 from shared.events import PUBSUB_PUBLISHED
@@ -29,14 +30,15 @@ def local_settings(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     settings.get_settings.cache_clear()
 
 
-class RecordingInsert:
+class RecordingWriter:
     def __init__(self) -> None:
         self.rows: list[Mapping[str, Any]] = []
 
-    def __call__(self, table: str, rows: list[Mapping[str, Any]], row_ids: list[str]) -> list[Any]:
-        assert table == "demo-local.ops.dead_letters"
-        self.rows.extend(rows)
-        return []
+    def write(self, rows: Sequence[tuple[str, Mapping[str, Any]]]) -> None:
+        for key, row in rows:
+            assert key == row["dead_letter_id"]
+            row_codec("dead_letters").encode(row)  # the row fits the table's Write API schema
+            self.rows.append(row)
 
 
 def event() -> CloudEvent:
@@ -56,7 +58,7 @@ def event() -> CloudEvent:
 
 
 def test_permanent_error_is_dead_lettered_and_acknowledged() -> None:
-    insert = RecordingInsert()
+    insert = RecordingWriter()
 
     @cloud_event_handler("probe", sink=DeadLetterSink(insert))
     def handle(_: Any) -> None:
@@ -73,7 +75,7 @@ def test_permanent_error_is_dead_lettered_and_acknowledged() -> None:
 
 
 def test_dead_letter_id_is_deterministic() -> None:
-    insert = RecordingInsert()
+    insert = RecordingWriter()
 
     @cloud_event_handler("probe", sink=DeadLetterSink(insert))
     def handle(_: Any) -> None:
@@ -86,7 +88,7 @@ def test_dead_letter_id_is_deterministic() -> None:
 
 @pytest.mark.parametrize("error", [TransientError("down"), KeyError("bug")])
 def test_other_errors_are_re_raised_for_redelivery(error: Exception) -> None:
-    insert = RecordingInsert()
+    insert = RecordingWriter()
 
     @cloud_event_handler("probe", sink=DeadLetterSink(insert))
     def handle(_: Any) -> None:
@@ -98,10 +100,11 @@ def test_other_errors_are_re_raised_for_redelivery(error: Exception) -> None:
 
 
 def test_failing_dead_letter_write_is_retried_not_lost() -> None:
-    def broken(table: str, rows: list[Mapping[str, Any]], row_ids: list[str]) -> list[Any]:
-        raise ConnectionError("bigquery down")
+    class Broken:
+        def write(self, rows: Sequence[tuple[str, Mapping[str, Any]]]) -> None:
+            raise ConnectionError("bigquery down")
 
-    @cloud_event_handler("probe", sink=DeadLetterSink(broken))
+    @cloud_event_handler("probe", sink=DeadLetterSink(Broken()))
     def handle(_: Any) -> None:
         raise PermanentError("bad_input")
 

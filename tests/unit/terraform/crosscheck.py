@@ -625,3 +625,22 @@ def check_secrets(repo: Path, manifest: Manifest, evaluated: dict[str, Any] | No
                 if secret_id not in created:
                     problems.append(f"function {name}: mounts {var} from missing secret {secret_id}")
     return problems
+
+
+# Resource types that exist only in the google-beta provider (a `google` provider plan fails
+# with "provider does not support resource type"). This configuration declares no google-beta.
+BETA_ONLY = {"google_project_service_identity"}
+
+
+def check_provider_types(parsed: dict[str, dict[str, Any]]) -> list[str]:
+    problems: list[str] = []
+    for doc_name, doc in parsed.items():
+        for block in doc.get("resource", []):
+            for kind, items in block.items():
+                for name, body in items.items():
+                    provider = str(body.get("provider", "google"))
+                    if kind in BETA_ONLY and "google-beta" not in provider:
+                        problems.append(
+                            f"{doc_name}: {kind}.{name} exists only in the google-beta provider"
+                        )
+    return problems

@@ -65,8 +65,18 @@ def test_real_repository_is_consistent(tmp_path: Path) -> None:
         + cc.check_ci_identities(parsed)
         + cc.check_dataset_access(parsed)
         + cc.check_secrets(cc.REPO, manifest(), evaluated)
+        + cc.check_provider_types(parsed)
     )
     assert problems == []
+
+
+def test_beta_only_resource_fails() -> None:
+    parsed = _parsed_with(
+        "apis.tf",
+        "locals {",
+        'resource "google_project_service_identity" "pubsub" {\n  service = "pubsub.googleapis.com"\n}\n\nlocals {',
+    )
+    assert any("google-beta" in p for p in cc.check_provider_types(parsed))
 
 
 def test_secret_in_plain_env_fails(product: Path, tmp_path: Path) -> None:

@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 
 from shared import settings
+from shared.bigquery.writer import Row
 from shared.events import STORAGE_DELETED, STORAGE_FINALIZED, EventDataError
 from shared.uploads import rows
 from shared.uploads.handler import Dependencies, handle
-from shared.writer import Row
 
 FINALIZED = STORAGE_FINALIZED
 DELETED = STORAGE_DELETED

@@ -13,8 +13,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from shared.resources import manifest
-from shared.webhooks import receiver, samples, senders
+from shared.webhooks import receiver, replay_guard, samples, senders
 from shared.webhooks.receiver import ReceiverConfig, handle, precheck
+from shared.webhooks.replay_guard import MemoryReplayGuard
 
 REPO = Path(__file__).resolve().parents[4]
 FUNCTION = manifest().function("webhook-receiver")
@@ -152,6 +153,8 @@ def client() -> Iterator[tuple[Any, Recorder]]:
     shared_settings.get_settings.cache_clear()
     publish = Recorder()
     mp.setattr(receiver, "pubsub_publish", publish)
+    guard = MemoryReplayGuard()
+    mp.setattr(replay_guard, "default_guard", lambda: guard)
     source = REPO / "functions/webhook_receiver/main.py"
     app = create_app("receive", str(source), "http")
     import sys
@@ -224,7 +227,7 @@ def test_http_boundary_never_answers_5xx(
     method, path, headers, body = request
     before = len(publish.published)
     answer = http.open(path, method=method, headers=headers, data=body)
-    assert answer.status_code in (202, 400, 401, 404, 405, 413), answer.status_code
+    assert answer.status_code in (202, 400, 401, 404, 405, 409, 413), answer.status_code
     published = len(publish.published) - before
     assert published == (1 if answer.status_code == 202 else 0)
     if answer.status_code == 202:
@@ -254,3 +257,39 @@ def test_http_signed_request_is_published(client: tuple[Any, Recorder], name: st
 def test_keys_never_in_repr() -> None:
     secret = LOCAL[SECRET_ENV["github"]]
     assert secret not in repr(CONFIG) and "keys" not in repr(CONFIG.sources["github"])
+
+
+@pytest.mark.parametrize("name", ["github_push", "shopify_order_created"])
+def test_unsigned_delivery_id_replays_are_refused(name: str) -> None:
+    guard, publish = MemoryReplayGuard(), Recorder()
+    source, body, headers, _ = signed(name)
+    first = handle(CONFIG, f"/{source}", headers, body, publish, now=NOW, guard=guard)
+    redelivery = handle(CONFIG, f"/{source}", headers, body, publish, now=NOW, guard=guard)
+    assert (first.status, redelivery.status) == (202, 202)  # the sender's own redelivery
+    forged = {
+        k: ("forged-id" if "delivery" in k.lower() or k.endswith("-Id") else v)
+        for k, v in headers.items()
+    }
+    replay = handle(CONFIG, f"/{source}", forged, body, publish, now=NOW, guard=guard)
+    assert (replay.status, replay.body) == (409, "replayed_delivery")
+    assert len(publish.published) == 2
+    # another type for the same body is another event, not a replay
+    other = {**headers}
+    type_header = "X-GitHub-Event" if source == "github" else "X-Shopify-Topic"
+    other[type_header] = "issues" if source == "github" else "orders/paid"
+    assert handle(CONFIG, f"/{source}", other, body, publish, now=NOW, guard=guard).status == 202
+
+
+def test_replay_guard_failure_is_503_and_signed_ids_skip_it() -> None:
+    class Broken:
+        def first_delivery(self, key: str, delivery_id: str, now: float) -> bool:
+            raise ConnectionError("firestore down")
+
+    publish = Recorder()
+    source, body, headers, _ = signed("github_push")
+    answer = handle(CONFIG, f"/{source}", headers, body, publish, now=NOW, guard=Broken())
+    assert answer.status == 503 and publish.published == []
+    source, body, headers, _ = signed("meta_ads_campaign_daily")  # webhook-id is signed
+    assert (
+        handle(CONFIG, f"/{source}", headers, body, publish, now=NOW, guard=Broken()).status == 202
+    )

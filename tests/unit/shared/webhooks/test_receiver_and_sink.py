@@ -3,41 +3,55 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
 from typing import Any
 
 import pytest
 
+from shared.bigquery.writer import StorageWriter
+from shared.errors import TransientError
+from shared.retry import RetryPolicy
+from shared.webhooks.settings import SinkSettings
 from shared.webhooks.sink import WebhookSink
 
 
-class FakeInsert:
+class FakeAppend:
+    """The Write API appender boundary: records (table, rows) per append, or fails."""
+
     def __init__(self, fail: bool = False) -> None:
         self.calls: list[tuple[str, int]] = []
         self.fail = fail
         self.lock = threading.Lock()
 
-    def __call__(self, table: str, rows: list[Mapping[str, Any]], row_ids: list[str]) -> list[Any]:
-        with self.lock:
-            self.calls.append((table, len(rows)))
-        if self.fail:
-            raise ConnectionError("BigQuery unreachable")
-        return []
+    def writer(self, table: str) -> StorageWriter:
+        outer = self
+
+        class Appender:
+            def append(self, rows: list[bytes], timeout: float) -> tuple[Any, int]:
+                with outer.lock:
+                    outer.calls.append((table, len(rows)))
+                return Done(ConnectionError("BigQuery unreachable") if outer.fail else None), 1
+
+            def reset(self, generation: int) -> None:
+                pass
+
+        no_retry = RetryPolicy(attempts=1)
+        return StorageWriter(
+            table, Appender(), lambda row: repr(row).encode(), max_wait_s=0.05, retry=no_retry
+        )
 
 
-def test_group_commit_shares_insert_calls_across_concurrent_requests(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setenv("PROJECT_ID", "demo-local")
-    monkeypatch.setenv("APP_ENV", "dev")
-    from shared import settings
+class Done:
+    def __init__(self, error: BaseException | None) -> None:
+        self.error = error
 
-    for var in settings.EMULATOR_VARS:  # a started stack exports them into this process
-        monkeypatch.delenv(var, raising=False)
+    def result(self, timeout: float | None = None) -> None:
+        if self.error is not None:
+            raise self.error
 
-    settings.get_settings.cache_clear()
-    insert = FakeInsert()
-    sink = WebhookSink(insert, group_commit=True, max_wait_s=0.05)
+
+def test_group_commit_shares_append_calls_across_concurrent_requests() -> None:
+    appends = FakeAppend()
+    sink = WebhookSink(appends.writer, config=SinkSettings())
     barrier = threading.Barrier(20)
 
     def request(i: int) -> None:
@@ -54,21 +68,12 @@ def test_group_commit_shares_insert_calls_across_concurrent_requests(
         t.start()
     for t in threads:
         t.join()
-    settings.get_settings.cache_clear()
-    assert sum(n for _, n in insert.calls) == 40
-    assert len(insert.calls) < 20  # far fewer calls than the 40 of one insert per request
+    assert sum(n for _, n in appends.calls) == 40
+    assert len(appends.calls) < 20  # far fewer calls than the 40 of one append per request
+    assert set(sink.stats()) == {"platform_events", "integration_raw_data"}
 
 
-def test_failed_batch_fails_its_requests(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PROJECT_ID", "demo-local")
-    monkeypatch.setenv("APP_ENV", "dev")
-    from shared import settings
-
-    for var in settings.EMULATOR_VARS:  # a started stack exports them into this process
-        monkeypatch.delenv(var, raising=False)
-
-    settings.get_settings.cache_clear()
-    sink = WebhookSink(FakeInsert(fail=True), group_commit=True, max_wait_s=0.001)
-    with pytest.raises(ConnectionError):
+def test_failed_batch_fails_its_requests() -> None:
+    sink = WebhookSink(FakeAppend(fail=True).writer, config=SinkSettings())
+    with pytest.raises(TransientError):
         sink.write({"platform_events": [("p", {"i": 1})]})
-    settings.get_settings.cache_clear()

@@ -239,6 +239,7 @@ def test_github_published_vector() -> None:
         (gh_headers(GITHUB_SIGNATURE, event="Push!"), GITHUB_BODY, "bad_event_type"),
         (gh_headers(GITHUB_SIGNATURE, event=""), GITHUB_BODY, "bad_event_type"),
         (gh_headers(GITHUB_SIGNATURE, delivery="a b"), GITHUB_BODY, "bad_delivery_id"),
+        (gh_headers(GITHUB_SIGNATURE, delivery=""), GITHUB_BODY, "bad_delivery_id"),
     ],
 )
 def test_github_refusals(headers: dict[str, str], body: bytes, reason: str) -> None:
@@ -292,6 +293,7 @@ def test_shopify_base64_hmac_of_the_body() -> None:
         ({"x-shopify-topic": "orders"}, BODY, "bad_event_type"),
         ({"x-shopify-topic": "ördérs/create"}, BODY, "malformed_header"),
         ({"x-shopify-hmac-sha256": ""}, BODY, "missing_signature"),
+        ({"x-shopify-webhook-id": "", "x-shopify-event-id": ""}, BODY, "bad_delivery_id"),
     ],
 )
 def test_shopify_refusals(change: dict[str, str], body: bytes, reason: str) -> None:

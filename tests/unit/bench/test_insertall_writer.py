@@ -4,7 +4,7 @@ from typing import Any
 
 import pytest
 
-from shared.writer import BatchingWriter, RowsRejectedError, TableWriter
+from bench.insertall_writer import BatchingWriter, RowsRejectedError, TableWriter
 
 
 class FakeInsert:

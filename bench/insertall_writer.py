@@ -1,4 +1,7 @@
-"""Streaming rows into BigQuery with deterministic row ids, per-row errors and group commit.
+"""The legacy insertAll writer, kept ONLY as the benchmark baseline (bench/uploads.py,
+bench/webhooks.py): product code writes through :mod:`shared.bigquery.writer` (Storage Write API).
+
+Streaming rows into BigQuery with deterministic row ids, per-row errors and group commit.
 
 Row ids are used as ``insertId`` for best-effort dedup, but correctness never depends on
 them: every table also carries a deterministic key that views dedup on (``QUALIFY``/MERGE).

@@ -1,0 +1,514 @@
+"""Rows into BigQuery through the Storage Write API: default stream, group commit, per-row errors.
+
+Why not legacy ``insertAll``: the Write API costs half per byte ($0.025/GB, the first 2 TB a
+month free) with no 1 KB minimum per row, and its rows can be changed by DML at once (no
+streaming buffer). Python has no JSON writer for it, so this module builds one from the
+manifest's JSON schemas (:mod:`shared.bigquery.protorows`).
+
+How a write goes:
+
+1. The caller's rows are encoded in its own thread. A row that does not fit its table (unknown
+   or missing column, wrong type, invalid JSON) is rejected here, before anything is sent: it
+   can never reach the stream, where invalid JSON would end the whole connection.
+2. Group commit, leader-based (no background thread of ours: Cloud Functions throttle CPU
+   outside requests). The oldest waiting caller is the leader: it waits up to ``max_wait_s``
+   for others to add their rows (or until ``max_rows`` / ``max_bytes``), takes the batch, sends
+   ONE append and hands leadership on at once, so the next batch is sent while this one is in
+   flight (at most ``max_inflight`` appends per table; round trips overlap). Then it waits for
+   its own append's answer and finishes every caller of its batch.
+3. BigQuery rejects a request with an invalid row whole and names the rows (``row_errors``):
+   those rows become permanent errors of their callers; the good rows are sent again and land.
+4. Other errors are classified (:func:`shared.bigquery.errors.classify`). Transient ones (the
+   stream closed, BigQuery unavailable, a timeout) reset the stream and are retried within the
+   writer's deadline; then every caller of the batch gets a ``TransientError`` and the platform
+   redelivers its event. A retried append may land twice: rows carry deterministic keys and the
+   ``*_current`` views deduplicate at read, so at-least-once stays correct.
+
+Each call returns only after its own rows are acknowledged by BigQuery; then it raises
+``RowsRejectedError`` (permanent, ``reason="rows_rejected"``) if some of its rows were refused:
+its other rows have landed, the handler dead-letters the event with the reasons.
+
+One stream per table per process (:func:`table_writer`), opened on first use and reopened after
+a failure; the library re-sends the writer schema with the first request of each connection.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import contextlib
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from shared import clients
+from shared.bigquery.errors import classify
+from shared.bigquery.protorows import RowCodec, RowEncodingError, row_codec
+from shared.errors import PermanentError, TransientError
+from shared.retry import RetryPolicy
+
+Row = tuple[str, Mapping[str, Any]]
+"""(row key, row): the key is deterministic for the event; it names the row in errors."""
+
+# Below the Write API's 10 MB request limit with room for the request envelope.
+MAX_REQUEST_BYTES = 9_000_000
+DEFAULT_DEADLINE_S = 30.0
+OPEN_TIMEOUT_S = 10.0
+OPEN_COOLDOWN_S = 1.0
+APPEND_RETRY = RetryPolicy(attempts=4, initial_s=0.2, multiplier=2.0, maximum_s=2.0)
+
+
+class RowsRejectedError(PermanentError):
+    """BigQuery (or our encoder) refused some rows of a write; the caller's other rows landed."""
+
+    def __init__(self, table: str, errors: list[str]) -> None:
+        super().__init__("rows_rejected", f"{table}: " + "; ".join(errors[:5]))
+        self.errors = errors
+
+
+class AppendFuture(Protocol):
+    def result(self, timeout: float | None = None) -> Any:
+        """The append's response; raises the append's error."""
+        ...
+
+
+class Appender(Protocol):
+    """Where serialized rows go: one append request per call (our boundary for tests)."""
+
+    def append(self, rows: list[bytes], timeout: float) -> tuple[AppendFuture, int]:
+        """Send one append (opening the stream within ``timeout`` if needed); returns its
+        future and the stream generation it went to."""
+        ...
+
+    def reset(self, generation: int) -> None:
+        """Drop the stream of ``generation`` (if still current): the next append reopens."""
+        ...
+
+
+@dataclass
+class WriteStats:
+    """Counters for benches and logs."""
+
+    calls: int = 0  # append requests sent (resends included)
+    rows: int = 0  # rows sent (resends included)
+    batches_failed: int = 0
+    resends: int = 0  # requests re-sent without their rejected rows
+    retries: int = 0  # requests retried after a transient failure
+    rejected_rows: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "calls": self.calls,
+            "rows": self.rows,
+            "batches_failed": self.batches_failed,
+            "resends": self.resends,
+            "retries": self.retries,
+            "rejected_rows": self.rejected_rows,
+        }
+
+
+# ----------------------------------------------------------------------------- real stream
+def stream_path(table_id: str) -> str:
+    """``project.dataset.table`` -> the Write API's default stream of that table."""
+    project, dataset, table = table_id.split(".")
+    return f"projects/{project}/datasets/{dataset}/tables/{table}/streams/_default"
+
+
+class _PolledFuture:
+    """An AppendRowsFuture waited on with fine-grained polling (the library default polls
+    ``done()`` every 1 s and more, which would add up to a second to every write)."""
+
+    def __init__(self, future: Any) -> None:
+        self._future = future
+
+    def result(self, timeout: float | None = None) -> Any:
+        from google.api_core.future import polling
+
+        fast = polling.DEFAULT_POLLING.with_delay(initial=0.002, maximum=0.02, multiplier=1.5)
+        return self._future.result(timeout=timeout, polling=fast)
+
+
+class DefaultStream:
+    """One long-lived ``AppendRowsStream`` on a table's ``_default`` stream."""
+
+    def __init__(
+        self,
+        table_id: str,
+        codec: RowCodec,
+        client: Callable[[], Any] = clients.bigquery_write,
+    ) -> None:
+        self.table_id = table_id
+        self._codec = codec
+        self._client = client
+        self._lock = threading.Lock()
+        self._stream: Any = None
+        self._generation = 0
+        self.open_timeout_s = OPEN_TIMEOUT_S
+        self._open_failed_until = 0.0
+        self._sender: concurrent.futures.ThreadPoolExecutor | None = None
+
+    def _open(self) -> Any:
+        from google.cloud.bigquery_storage_v1 import types, writer
+
+        template = types.AppendRowsRequest(
+            write_stream=stream_path(self.table_id),
+            proto_rows=types.AppendRowsRequest.ProtoData(
+                writer_schema=types.ProtoSchema(proto_descriptor=self._codec.descriptor)
+            ),
+        )
+        return writer.AppendRowsStream(self._client(), template)
+
+    def append(self, rows: list[bytes], timeout: float) -> tuple[AppendFuture, int]:
+        from google.cloud.bigquery_storage_v1 import types
+
+        request = types.AppendRowsRequest(
+            proto_rows=types.AppendRowsRequest.ProtoData(rows=types.ProtoRows(serialized_rows=rows))
+        )
+        with self._lock:
+            if self._stream is None:
+                if time.monotonic() < self._open_failed_until:
+                    raise TransientError(f"{self.table_id}: Write API stream unavailable")
+                self._stream = self._open()
+                self._sender = concurrent.futures.ThreadPoolExecutor(1, "bq-write-send")
+                self._generation += 1
+            stream, generation = self._stream, self._generation
+            future = self._bounded_send(stream, request, min(timeout, self.open_timeout_s))
+        return _PolledFuture(future), generation
+
+    def _bounded_send(self, stream: Any, request: Any, timeout: float) -> Any:
+        """``stream.send`` with a bound: a send opens the connection when the library's is
+        down (first use, or after the library renewed a broken one), and the library waits
+        for that open up to 10 minutes holding its own lock. Sends run on one helper thread
+        per stream, so the caller can give up in time."""
+        assert self._sender is not None
+        pending = self._sender.submit(stream.send, request)
+        try:
+            return pending.result(timeout=max(0.05, timeout))
+        except BaseException as exc:
+            # Failed or still opening: drop the stream (its helper thread ends when the open
+            # does) and refuse new opens for a moment, so concurrent writers fail fast instead
+            # of queueing behind one open after another.
+            self._stream = None
+            self._sender.shutdown(wait=False)
+            self._open_failed_until = time.monotonic() + OPEN_COOLDOWN_S
+            threading.Thread(target=_close_quietly, args=(stream,), daemon=True).start()
+            if isinstance(exc, concurrent.futures.TimeoutError):
+                raise TransientError(
+                    f"{self.table_id}: Write API stream did not open in {timeout:.1f}s"
+                ) from None
+            raise
+
+    def reset(self, generation: int) -> None:
+        with self._lock:
+            if generation != self._generation or self._stream is None:
+                return
+            stream, self._stream = self._stream, None
+            if self._sender is not None:
+                self._sender.shutdown(wait=False)
+        threading.Thread(target=_close_quietly, args=(stream,), daemon=True).start()
+
+    def close(self) -> None:
+        self.reset(self._generation)
+
+
+def _close_quietly(stream: Any) -> None:
+    with contextlib.suppress(Exception):  # already closed or broken: we only drop it
+        stream.close()
+
+
+# ----------------------------------------------------------------------------- group commit
+@dataclass
+class _Pending:
+    keys: list[str]
+    encoded: list[bytes]
+    size: int
+    arrived: float
+    deadline: float
+    errors: list[str]
+    done: threading.Event = field(default_factory=threading.Event)
+    lead: bool = False
+    finished: bool = False
+    error: BaseException | None = None
+
+
+def row_errors(exc: BaseException) -> dict[int, str]:
+    """Per-row errors of a rejected append (index in the request -> message), or {}."""
+    response = getattr(exc, "response", None)
+    found: dict[int, str] = {}
+    for item in getattr(response, "row_errors", None) or ():
+        code = getattr(item, "code", "")
+        code_name = getattr(code, "name", str(code))
+        found[int(item.index)] = f"{code_name}: {item.message}" if code_name else item.message
+    return found
+
+
+class StorageWriter:
+    """Group commit of one table's rows over an :class:`Appender`.
+
+    ``group_commit=False`` sends one append per call (the benchmark's baseline).
+    """
+
+    def __init__(
+        self,
+        table: str,
+        appender: Appender,
+        encode: Callable[[Mapping[str, Any]], bytes],
+        *,
+        group_commit: bool = True,
+        max_rows: int = 500,
+        max_bytes: int = MAX_REQUEST_BYTES,
+        max_wait_s: float = 0.01,
+        max_inflight: int = 4,
+        deadline_s: float = DEFAULT_DEADLINE_S,
+        retry: RetryPolicy = APPEND_RETRY,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.table = table
+        self._appender = appender
+        self._encode = encode
+        self.group_commit = group_commit
+        self.max_rows = max_rows
+        self.max_bytes = max_bytes
+        self.max_wait_s = max_wait_s
+        self.max_inflight = max(1, max_inflight)
+        self.deadline_s = deadline_s
+        self._retry = retry
+        self._clock = clock
+        self._sleep = sleep
+        self._cond = threading.Condition()
+        self._queue: deque[_Pending] = deque()
+        self._queued_rows = 0
+        self._queued_bytes = 0
+        self._inflight = 0
+        self._leader = False
+        self._stats_lock = threading.Lock()
+        self.stats = WriteStats()
+
+    # ------------------------------------------------------------------ public
+    def write(self, rows: Sequence[Row]) -> None:
+        """Block until ``rows`` are acknowledged; raise if some could not be written."""
+        if not rows:
+            return
+        pending = self._prepare(rows)
+        if pending.encoded:
+            if self.group_commit:
+                self._enqueue_and_wait(pending)
+            else:
+                with self._cond:
+                    self._inflight += 1
+                self._commit([pending])
+        if pending.error is not None:
+            raise pending.error
+        if pending.errors:
+            raise RowsRejectedError(self.table, pending.errors)
+
+    def _prepare(self, rows: Sequence[Row]) -> _Pending:
+        keys: list[str] = []
+        encoded: list[bytes] = []
+        errors: list[str] = []
+        for key, row in rows:
+            try:
+                data = self._encode(row)
+            except RowEncodingError as exc:
+                errors.append(f"row {key}: {exc}")
+                continue
+            keys.append(key)
+            encoded.append(data)
+        if errors:
+            with self._stats_lock:
+                self.stats.rejected_rows += len(errors)
+        now = self._clock()
+        return _Pending(
+            keys=keys,
+            encoded=encoded,
+            size=sum(len(b) for b in encoded),
+            arrived=now,
+            deadline=now + self.deadline_s,
+            errors=errors,
+        )
+
+    # ------------------------------------------------------------------ leader / followers
+    def _enqueue_and_wait(self, pending: _Pending) -> None:
+        with self._cond:
+            self._queue.append(pending)
+            self._queued_rows += len(pending.encoded)
+            self._queued_bytes += pending.size
+            if not self._leader:
+                self._leader = True
+                pending.lead = True
+            elif self._full():
+                self._cond.notify_all()
+        while True:
+            if pending.lead:
+                self._lead(pending)
+            else:
+                pending.done.wait()
+                pending.done.clear()
+            if pending.finished:
+                return
+
+    def _full(self) -> bool:
+        return self._queued_rows >= self.max_rows or self._queued_bytes >= self.max_bytes
+
+    def _take_batch(self) -> list[_Pending]:
+        batch: list[_Pending] = []
+        rows = size = 0
+        while self._queue:
+            nxt = self._queue[0]
+            if batch and (
+                rows + len(nxt.encoded) > self.max_rows or size + nxt.size > self.max_bytes
+            ):
+                break
+            batch.append(self._queue.popleft())
+            rows += len(nxt.encoded)
+            size += nxt.size
+        self._queued_rows -= rows
+        self._queued_bytes -= size
+        return batch
+
+    def _lead(self, me: _Pending) -> None:
+        with self._cond:
+            wait_until = me.arrived + self.max_wait_s
+            while True:
+                now = self._clock()
+                ready = self._full() or now >= wait_until
+                if ready and self._inflight < self.max_inflight:
+                    break
+                self._cond.wait(max(0.001, wait_until - now) if not ready else None)
+            batch = self._take_batch()
+            self._inflight += 1
+            # hand leadership on now: the next batch forms (and is sent) while this one flies
+            me.lead = False
+            if self._queue:
+                successor = self._queue[0]
+                successor.lead = True
+                successor.done.set()
+            else:
+                self._leader = False
+        self._commit(batch)
+
+    # ------------------------------------------------------------------ one batch
+    def _commit(self, batch: list[_Pending]) -> None:
+        try:
+            self._send_until_done(batch)
+        except BaseException as exc:  # never leave a caller waiting
+            for p in batch:
+                if p.error is None:
+                    p.error = exc
+        finally:
+            with self._cond:
+                self._inflight -= 1
+                self._cond.notify_all()
+            for p in batch:
+                p.finished = True
+                p.done.set()
+
+    def _send_until_done(self, batch: list[_Pending]) -> None:
+        owners = [(p, i) for p in batch for i in range(len(p.encoded))]
+        remaining = list(range(len(owners)))
+        deadline = min(p.deadline for p in batch)
+        delays = self._retry.delays()
+        while remaining:
+            payload = [owners[i][0].encoded[owners[i][1]] for i in remaining]
+            with self._stats_lock:
+                self.stats.calls += 1
+                self.stats.rows += len(payload)
+            generation = -1
+            try:
+                future, generation = self._appender.append(
+                    payload, max(0.05, deadline - self._clock())
+                )
+                future.result(timeout=max(0.05, deadline - self._clock()))
+                return
+            except Exception as exc:
+                rejected = row_errors(exc)
+                if rejected:
+                    kept = self._reject(owners, remaining, rejected)
+                    if len(kept) == len(remaining):  # errors name no row we sent: give up
+                        self._fail(owners, remaining, classify(exc))
+                        return
+                    remaining = kept
+                    continue
+                failure = classify(exc)
+                delay = next(delays, None)
+                if isinstance(failure, PermanentError) or delay is None:
+                    self._fail(owners, remaining, failure)
+                    return
+                if generation >= 0:
+                    self._appender.reset(generation)
+                if self._clock() + delay >= deadline:
+                    self._fail(owners, remaining, TransientError(f"{self.table}: {failure}"))
+                    return
+                with self._stats_lock:
+                    self.stats.retries += 1
+                self._sleep(delay)
+
+    def _reject(
+        self, owners: list[tuple[_Pending, int]], remaining: list[int], rejected: dict[int, str]
+    ) -> list[int]:
+        kept = []
+        for position, index in enumerate(remaining):
+            message = rejected.get(position)
+            if message is None:
+                kept.append(index)
+                continue
+            pending, row = owners[index]
+            pending.errors.append(f"row {pending.keys[row]}: {message}")
+        with self._stats_lock:
+            self.stats.rejected_rows += len(remaining) - len(kept)
+            self.stats.resends += 1 if kept else 0
+        return kept
+
+    def _fail(
+        self, owners: list[tuple[_Pending, int]], remaining: list[int], error: BaseException
+    ) -> None:
+        with self._stats_lock:
+            self.stats.batches_failed += 1
+        for index in remaining:
+            pending = owners[index][0]
+            if pending.error is None:
+                pending.error = error
+
+
+# ----------------------------------------------------------------------------- registry
+_streams: dict[str, DefaultStream] = {}
+_streams_lock = threading.Lock()
+
+
+def default_stream(table: str) -> DefaultStream:
+    """The process's one stream to a manifest table (created on first use)."""
+    stream = _streams.get(table)
+    if stream is None:
+        from shared.resources import manifest, table_id
+        from shared.settings import get_settings
+
+        with _streams_lock:
+            stream = _streams.get(table)
+            if stream is None:
+                dataset = manifest().table(table)["dataset"]
+                full = table_id(get_settings().project_id, dataset, table)
+                stream = DefaultStream(full, row_codec(table))
+                _streams[table] = stream
+    return stream
+
+
+def table_writer(table: str, **options: Any) -> StorageWriter:
+    """A writer of a manifest table over the process's one stream to it.
+
+    ``options`` are :class:`StorageWriter`'s (``group_commit``, ``max_wait_s``...). Callers
+    keep the writer they get (one per table per instance); writers share the stream.
+    """
+    stream = default_stream(table)
+    return StorageWriter(stream.table_id, stream, row_codec(table).encode, **options)
+
+
+def reset() -> None:
+    """Close every stream (tests; after a fork)."""
+    with _streams_lock:
+        streams = list(_streams.values())
+        _streams.clear()
+    for stream in streams:
+        stream.close()
