@@ -14,14 +14,15 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
 import secrets
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from shared.errors import PermanentError
+from shared.errors import ConfigurationError, PermanentError
 from shared.quotas import db
+from shared.quotas.settings import QuotasSettings
 from shared.quotas.validation import check_id, raise_if
+from shared.settings import area_settings, get_settings
 
 ENV_KEY = "CREDENTIALS_LOCAL_KEY"
 TABLE = "customer_cloud_credentials"
@@ -66,9 +67,10 @@ class LocalCipher:
     """The local stand-in for Cloud KMS: a 256-bit AES-GCM key-encryption key."""
 
     def __init__(self, key_b64: str | None = None) -> None:
-        raw = base64.b64decode(key_b64 or os.environ.get(ENV_KEY, ""), validate=True)
+        key = key_b64 or area_settings(QuotasSettings).credentials_local_key
+        raw = base64.b64decode(key, validate=True)
         if len(raw) != 32:
-            raise ValueError(f"{ENV_KEY} must be 32 bytes, base64-encoded")
+            raise ConfigurationError(f"{ENV_KEY} must be 32 bytes, base64-encoded")
         self._key = raw
         self.key_ref = "local:" + hashlib.sha256(raw).hexdigest()[:12]
 
@@ -125,6 +127,16 @@ class KmsKeyWrapper:
         if int(response.plaintext_crc32c) != _crc32c(response.plaintext):
             raise CredentialError("Cloud KMS decrypt response failed its integrity check")
         return bytes(response.plaintext)
+
+
+def default_wrapper() -> KeyWrapper:
+    """Cloud KMS (``CREDENTIALS_KMS_KEY``) in the cloud, the local key on the stack."""
+    if get_settings().is_local:
+        return LocalCipher()
+    name = area_settings(QuotasSettings).credentials_kms_key
+    if not name:
+        raise ConfigurationError("CREDENTIALS_KMS_KEY (a Cloud KMS crypto key name) is not set")
+    return KmsKeyWrapper(name)
 
 
 def _crc32c(data: bytes) -> int:
