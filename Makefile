@@ -11,13 +11,15 @@ TASKS_VENV := .emulators/tasks
 PIP_FLAGS := --quiet --disable-pip-version-check
 DEMO ?= stay
 PYTEST_ARGS ?=
+SOAK_RUNS ?= 10
 
-.PHONY: help setup test-setup chromium-setup run test lint typecheck unit integration bench clean
+.PHONY: help setup test-setup chromium-setup run test lint typecheck unit integration bench soak clean
 
 help:
 	@echo "make run            start the local stack, play the demo, stay up (DEMO=once exits after the report)"
 	@echo "make test           lint + type check + unit + integration + end-to-end tests"
 	@echo "make bench          benchmarks (writes bench/results/latest.json)"
+	@echo "make soak           start and stop the local stack 10 times, report failures (SOAK_RUNS=N)"
 	@echo "make clean          remove virtualenvs and local state"
 
 $(PYTHON313):
@@ -84,6 +86,9 @@ test: test-setup lint typecheck
 
 bench: setup
 	$(PY) -m bench
+
+soak: setup
+	$(PY) -m devstack.soak --runs $(SOAK_RUNS)
 
 clean:
 	rm -rf $(VENV) .venv-checkov .emulators .local .mypy_cache .ruff_cache .pytest_cache
