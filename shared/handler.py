@@ -117,15 +117,19 @@ def answer_malformed_requests_with_400() -> None:
             register(Exception)(_malformed_request)
 
 
-def cloud_event_handler(
+def cloud_event_handler[E: CloudEventLike](
     function_name: str, *, sink: DeadLetterSink | None = None
-) -> Callable[[Handler], Handler]:
-    """Decorate a ``@functions_framework.cloud_event`` handler with the error taxonomy."""
+) -> Callable[[Callable[[E], None]], Callable[[E], None]]:
+    """Decorate a ``@functions_framework.cloud_event`` handler with the error taxonomy.
+
+    Functions type their event with the cloudevents SDK's ``CloudEvent`` (what
+    functions-framework hands them); tests may pass any :class:`CloudEventLike`.
+    """
     answer_malformed_requests_with_400()
 
-    def decorate(fn: Handler) -> Handler:
+    def decorate(fn: Callable[[E], None]) -> Callable[[E], None]:
         @functools.wraps(fn)
-        def wrapper(event: CloudEventLike) -> None:
+        def wrapper(event: E) -> None:
             settings = get_settings()
             log.configure(settings.project_id, settings.log_level)
             event_id = str(event.get("id") or "")
