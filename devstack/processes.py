@@ -46,6 +46,15 @@ def with_parent_death_signal(argv: Sequence[str]) -> list[str]:
     return [sys.executable, "-S", str(DEATHSIG), str(os.getpid()), "--", *argv]
 
 
+def tcp_open(port: int) -> bool:
+    """True when something accepts TCP connections on 127.0.0.1:port (gRPC emulators)."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
 def http_ok(url: str, *, accept_any_status: bool = False) -> bool:
     """True when ``url`` answers (2xx, or any HTTP status with accept_any_status)."""
     try:
