@@ -71,3 +71,14 @@ def test_graph_layers_follow_dependency_depth() -> None:
     drawn = str(svg.render(_snapshot().graph))
     assert drawn.count('class="edge"') == 2 and drawn.count('class="node"') == 3
     assert "<p>" in str(svg.render(data.Graph({}, [])))
+
+
+def test_snapshot_json_and_health(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(data, "snapshot", _snapshot)
+    client = app.create_app().test_client()
+    body = client.get("/api/snapshot").get_json()
+    assert body["project"] == "demo-local"
+    assert body["quotas"]["rows"][0]["customer_id"] == "acme"
+    assert body["graph"]["nodes"] == {"a": "success", "b": "failed", "c": "never"}
+    assert client.get("/healthz").get_data(as_text=True) == "ok"
+    assert client.post("/").status_code == 405  # read-only
