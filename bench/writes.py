@@ -31,7 +31,7 @@ from typing import Any
 
 THREADS = 32
 UPLOAD_EVENTS = 150
-WEBHOOK_EVENTS = 1000
+WEBHOOK_EVENTS = 500
 SINGLE_EVENTS = 200  # one-insert-per-request is slow: fewer events, same concurrency
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"\x00" * 256
 INSERTALL_PRICE_PER_GB = 0.05
@@ -85,7 +85,7 @@ def _insert(table: str, rows: list[Mapping[str, Any]], row_ids: list[str]) -> li
 
     return call_with_retry(
         lambda: bigquery_insert(table, rows, row_ids),
-        RetryPolicy(attempts=8, initial_s=0.1, maximum_s=2.0),
+        RetryPolicy(attempts=20, initial_s=0.1, maximum_s=1.0, deadline_s=120.0),
         retryable=retryable,
     )
 
