@@ -74,7 +74,6 @@ def _insert(table: str, rows: list[Mapping[str, Any]], row_ids: list[str]) -> li
     """The legacy insertAll, retried on transient errors (the local BigQuery sometimes answers
     concurrent insertAll calls with a 500 from a race in its insertId cache, or a 400 when
     its storage layer cannot commit concurrent transactions)."""
-    from bench.insertall_writer import bigquery_insert
     from shared.bigquery import is_transient
     from shared.retry import RetryPolicy, call_with_retry
 
@@ -83,8 +82,19 @@ def _insert(table: str, rows: list[Mapping[str, Any]], row_ids: list[str]) -> li
         # concurrent insertAll calls: an emulator limitation, not the baseline's fault
         return is_transient(exc) or "failed to commit" in str(exc).lower()
 
+    def insert() -> list[Any]:
+        # insertAll exactly as the legacy writer sends it, but without insertIds: the
+        # emulator's insertId cache races under concurrent calls into several tables (500
+        # KeyError). Dedup never relied on insertId; billing does not depend on it.
+        from shared import clients
+
+        nones: list[str | None] = [None] * len(row_ids)
+        return list(
+            clients.bigquery().insert_rows_json(table, rows, row_ids=nones, skip_invalid_rows=True)
+        )
+
     return call_with_retry(
-        lambda: bigquery_insert(table, rows, row_ids),
+        insert,
         RetryPolicy(attempts=20, initial_s=0.1, maximum_s=1.0, deadline_s=120.0),
         retryable=retryable,
     )
