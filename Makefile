@@ -7,16 +7,19 @@ PYTHON313 ?= $(shell command -v python3.13 2>/dev/null || ls /root/.pyenv/versio
 VENV := .venv
 PY := $(VENV)/bin/python
 BQ_VENV := .emulators/bigquery
+TASKS_VENV := .emulators/tasks
 PIP_FLAGS := --quiet --disable-pip-version-check
 DEMO ?= stay
 PYTEST_ARGS ?=
+SOAK_RUNS ?= 10
 
-.PHONY: help setup test-setup chromium-setup run test lint typecheck unit integration bench clean
+.PHONY: help setup test-setup chromium-setup run test lint typecheck unit integration bench soak clean
 
 help:
 	@echo "make run            start the local stack, play the demo, stay up (DEMO=once exits after the report)"
 	@echo "make test           lint + type check + unit + integration + end-to-end tests"
 	@echo "make bench          benchmarks (writes bench/results/latest.json)"
+	@echo "make soak           start and stop the local stack 10 times, report failures (SOAK_RUNS=N)"
 	@echo "make clean          remove virtualenvs and local state"
 
 $(PYTHON313):
@@ -40,10 +43,16 @@ $(BQ_VENV)/.stamp: devstack/bigquery-emulator-requirements.txt devstack/bigquery
 	$(BQ_VENV)/bin/python -c "from duckdb_extensions import import_extension as i; [i(x) for x in ('ducklake','icu','spatial')]"
 	@touch $@
 
+$(TASKS_VENV)/.stamp: devstack/tasks-emulator-requirements.txt
+	@test -n "$(PYTHON313)" || { echo "Python 3.13 not found"; exit 1; }
+	@test -x $(TASKS_VENV)/bin/python || $(PYTHON313) -m venv $(TASKS_VENV)
+	$(TASKS_VENV)/bin/pip install $(PIP_FLAGS) -r devstack/tasks-emulator-requirements.txt
+	@touch $@
+
 .venv-checkov/.stamp: terraform/checks/checkov-requirements.txt terraform/checks/setup_checkov.sh
 	bash terraform/checks/setup_checkov.sh
 
-setup: $(VENV)/.stamp $(VENV)/bin/plumb $(BQ_VENV)/.stamp
+setup: $(VENV)/.stamp $(VENV)/bin/plumb $(BQ_VENV)/.stamp $(TASKS_VENV)/.stamp
 
 # The console's browser test drives Debian's chromium headless: installed here when missing
 # (as root or with password-less sudo); elsewhere the test says how (and fails in CI).
@@ -77,6 +86,9 @@ test: test-setup lint typecheck
 
 bench: setup
 	$(PY) -m bench
+
+soak: setup
+	$(PY) -m devstack.soak --runs $(SOAK_RUNS)
 
 clean:
 	rm -rf $(VENV) .venv-checkov .emulators .local .mypy_cache .ruff_cache .pytest_cache

@@ -18,7 +18,6 @@ Runs are interleaved (function, baseline, function, ...) and the median of ``ROU
 from __future__ import annotations
 
 import base64
-import json
 import os
 import statistics
 import subprocess
@@ -27,6 +26,9 @@ import time
 import urllib.error
 import urllib.request
 from typing import Any
+
+from cloudevents.conversion import to_binary
+from cloudevents.http import CloudEvent
 
 from devstack.processes import free_port
 from devstack.stack import REPO, FunctionSpec, LocalStack
@@ -69,18 +71,18 @@ def _first_request(spec: FunctionSpec, port: int) -> urllib.request.Request:
     data: dict[str, Any] = {
         "message": {"data": base64.b64encode(b"not json {").decode(), "messageId": "bench-1"}
     }
-    headers = {
-        "ce-specversion": "1.0",
-        "ce-id": f"bench-{time.time_ns()}",
-        "ce-source": "//pubsub.googleapis.com/projects/demo-local/topics/bench",
-        "ce-type": PUBSUB_PUBLISHED,
-        "Content-Type": "application/json",
+    attributes = {
+        "id": f"bench-{time.time_ns()}",
+        "source": "//pubsub.googleapis.com/projects/demo-local/topics/bench",
+        "type": PUBSUB_PUBLISHED,
+        "datacontenttype": "application/json",
     }
     if spec.trigger.get("type") == "storage":
-        headers["ce-type"] = STORAGE_FINALIZED
-        headers["ce-source"] = "//storage.googleapis.com/projects/_/buckets/bench"
+        attributes["type"] = STORAGE_FINALIZED
+        attributes["source"] = "//storage.googleapis.com/projects/_/buckets/bench"
         data = {"bucket": "bench"}  # malformed object resource: dead-lettered
-    return urllib.request.Request(url, json.dumps(data).encode(), headers, method="POST")
+    headers, body = to_binary(CloudEvent(attributes, data))
+    return urllib.request.Request(url, bytes(body), dict(headers), method="POST")
 
 
 def cold_start_seconds(stack: LocalStack, spec: FunctionSpec) -> float:

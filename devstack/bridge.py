@@ -4,6 +4,7 @@ fake-gcs-server publishes object notifications (Pub/Sub, JSON_API_V1) to one top
 subscription delivers them here. The bridge turns each into the binary-mode CloudEvent that
 Eventarc sends (``google.cloud.storage.object.v1.finalized``/``.deleted``/``.metadataUpdated``,
 data = the object resource) and POSTs it to every function routed to that bucket and type.
+Built with the cloudevents SDK (``CloudEvent`` + ``to_binary``).
 A non-2xx answer from a function is passed back, so Pub/Sub redelivers as Eventarc retries.
 
 Run: ``python -m devstack.bridge --port P --routes routes.json`` where routes.json is
@@ -21,6 +22,9 @@ import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar
 
+from cloudevents.conversion import to_binary
+from cloudevents.http import CloudEvent
+
 from shared.events import STORAGE_DELETED, STORAGE_FINALIZED, STORAGE_METADATA_UPDATED
 
 EVENT_TYPES = {
@@ -31,25 +35,33 @@ EVENT_TYPES = {
 }
 
 
-def cloud_event_request(push_body: dict[str, Any]) -> tuple[str, str, dict[str, str], bytes]:
-    """(bucket, ce type, headers, body) of the CloudEvent for one wrapped push body."""
+def storage_cloud_event(push_body: dict[str, Any]) -> CloudEvent:
+    """The Eventarc Storage CloudEvent for one wrapped push body of a GCS notification."""
     message = push_body["message"]
     attributes = message.get("attributes") or {}
     bucket = attributes["bucketId"]
-    ce_type = EVENT_TYPES[attributes["eventType"]]
-    body = base64.b64decode(message.get("data") or "")
     name = attributes.get("objectId", "")
-    headers = {
-        "ce-specversion": "1.0",
-        "ce-id": str(message.get("messageId") or message.get("message_id")),
-        "ce-source": f"//storage.googleapis.com/projects/_/buckets/{bucket}",
-        "ce-type": ce_type,
+    ce_attributes = {
+        "id": str(message.get("messageId") or message.get("message_id")),
+        "source": f"//storage.googleapis.com/projects/_/buckets/{bucket}",
+        "type": EVENT_TYPES[attributes["eventType"]],
         # header values must be ASCII: percent-encode like a URL path (the data keeps the name)
-        "ce-subject": "objects/" + urllib.parse.quote(name, safe="/"),
-        "ce-time": attributes.get("eventTime") or message.get("publishTime") or "",
-        "Content-Type": "application/json",
+        "subject": "objects/" + urllib.parse.quote(name, safe="/"),
+        "datacontenttype": "application/json",
     }
-    return bucket, ce_type, headers, body
+    when = attributes.get("eventTime") or message.get("publishTime")
+    if when:
+        ce_attributes["time"] = when
+    # data = the JSON API object resource, passed on byte for byte
+    return CloudEvent(ce_attributes, base64.b64decode(message.get("data") or ""))
+
+
+def cloud_event_request(push_body: dict[str, Any]) -> tuple[str, str, dict[str, str], bytes]:
+    """(bucket, ce type, headers, body) of the binary-mode request Eventarc would send."""
+    event = storage_cloud_event(push_body)
+    headers, body = to_binary(event)
+    bucket = push_body["message"]["attributes"]["bucketId"]
+    return bucket, str(event["type"]), dict(headers), bytes(body or b"")
 
 
 class _Handler(BaseHTTPRequestHandler):

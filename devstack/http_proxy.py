@@ -3,7 +3,8 @@
 Put it between a function and the BigQuery emulator (``BIGQUERY_EMULATOR_HOST`` of that one
 function) to count real insertAll calls, or to answer them with the 503 ``backendError`` that
 BigQuery returns during an outage, while the official client and Pub/Sub redelivery behave as
-in production.
+in production. ``job_latency_s`` adds a fixed delay to every BigQuery job request (jobs.insert
+and jobs.query), as real BigQuery spends job time on its own servers, not the caller's CPU.
 """
 
 from __future__ import annotations
@@ -11,16 +12,24 @@ from __future__ import annotations
 import contextlib
 import http.server
 import json
+import re
 import threading
+import time
 from typing import Any
 
 import requests
 
+_JOB_REQUEST = re.compile(r"/projects/[^/]+/(jobs|queries)(\?|$)")
+
 
 class FaultyProxy:
-    def __init__(self, upstream: str, match: str = "/insertAll") -> None:
+    def __init__(
+        self, upstream: str, match: str = "/insertAll", job_latency_s: float = 0.0
+    ) -> None:
         self.upstream = upstream.rstrip("/")
         self.match = match
+        self.job_latency_s = job_latency_s
+        self.jobs = 0
         self.down = False
         self.matched = 0
         self.failed = 0
@@ -75,6 +84,14 @@ class FaultyProxy:
                             ).encode(),
                         )
                         return
+                if (
+                    proxy.job_latency_s
+                    and self.command == "POST"
+                    and _JOB_REQUEST.search(self.path)
+                ):
+                    with proxy._lock:
+                        proxy.jobs += 1
+                    time.sleep(proxy.job_latency_s)
                 headers = {
                     k: v
                     for k, v in self.headers.items()

@@ -8,12 +8,12 @@ crashed run left behind (only when the PID still runs the exact command line we 
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import json
 import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -22,7 +22,7 @@ from pathlib import Path
 
 from shared.errors import PipelineError
 
-PR_SET_PDEATHSIG = 1
+DEATHSIG = Path(__file__).with_name("deathsig.py")
 
 
 class StackError(PipelineError, RuntimeError):
@@ -36,11 +36,23 @@ def free_port() -> int:
         return port
 
 
-def _die_with_parent() -> None:  # runs in the child between fork and exec
-    with contextlib.suppress(OSError, AttributeError):
-        # SIGKILL, not SIGTERM: a busy server may take its time over a graceful shutdown, and
-        # an orphan of a crashed run must not outlive it (emulator state is disposable)
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+def with_parent_death_signal(argv: Sequence[str]) -> list[str]:
+    """``argv`` run through :mod:`devstack.deathsig`: the child gets SIGKILL when we die.
+
+    SIGKILL, not SIGTERM: a busy server may take its time over a graceful shutdown, and an
+    orphan of a crashed run must not outlive it (emulator state is disposable). No
+    ``preexec_fn``: see devstack/deathsig.py for the start-up failure it caused.
+    """
+    return [sys.executable, "-S", str(DEATHSIG), str(os.getpid()), "--", *argv]
+
+
+def tcp_open(port: int) -> bool:
+    """True when something accepts TCP connections on 127.0.0.1:port (gRPC emulators)."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return True
+    except OSError:
+        return False
 
 
 def http_ok(url: str, *, accept_any_status: bool = False) -> bool:
@@ -127,14 +139,13 @@ class ManagedProcess:
         log = self.log_path.open("ab")
         try:
             self._proc = subprocess.Popen(
-                self.argv,
+                with_parent_death_signal(self.argv),
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 env=self.env,
                 cwd=self.cwd,
                 start_new_session=True,
-                preexec_fn=_die_with_parent,  # noqa: PLW1509 - only prctl, async-signal-safe
             )
         finally:
             log.close()

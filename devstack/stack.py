@@ -28,7 +28,14 @@ from pathlib import Path
 from typing import Any
 
 from devstack import bootstrap
-from devstack.processes import ManagedProcess, PidRegistry, StackError, free_port, http_ok
+from devstack.processes import (
+    ManagedProcess,
+    PidRegistry,
+    StackError,
+    free_port,
+    http_ok,
+    tcp_open,
+)
 from devstack.strict import StrictControl
 from shared import resources
 
@@ -47,6 +54,8 @@ FIRESTORE_LAUNCHER = Path(
     )
 )
 BIGQUERY_EMULATOR = REPO / ".emulators" / "bigquery" / "bin" / "local-bigquery"
+TASKS_PYTHON = REPO / ".emulators" / "tasks" / "bin" / "python"
+TASKS_LOCATION = "us-central1"
 NOTIFICATION_TOPIC = "gcs-notifications"
 NOTIFICATION_SUBSCRIPTION = "gcs-notifications-bridge"
 PUBSUB_INSTALL_HINT = (
@@ -213,6 +222,8 @@ class LocalStack:
             raise StackError(FIRESTORE_INSTALL_HINT)
         if not BIGQUERY_EMULATOR.exists():
             raise StackError(f"{BIGQUERY_EMULATOR} missing: run `make setup` first")
+        if not TASKS_PYTHON.exists():
+            raise StackError(f"{TASKS_PYTHON} missing: run `make setup` first")
         self.registry.reap_stale()
         for sub in ("logs", "bigquery"):
             shutil.rmtree(self.state_dir / sub, ignore_errors=True)
@@ -223,6 +234,7 @@ class LocalStack:
         )
         self.bigquery_upstream = f"http://127.0.0.1:{bq_port}"
         strict_url = f"http://127.0.0.1:{free_port()}" if self.strict_enabled else ""
+        tasks_port = free_port()
         self.env = {
             "PROJECT_ID": self.project,
             "APP_ENV": "local",
@@ -232,6 +244,7 @@ class LocalStack:
             "BIGQUERY_EMULATOR_HOST": strict_url or self.bigquery_upstream,
             "BIGQUERY_WRITE_EMULATOR_HOST": f"127.0.0.1:{bq_grpc}",
             "FIRESTORE_EMULATOR_HOST": f"127.0.0.1:{fs_port}",
+            "CLOUD_TASKS_EMULATOR_HOST": f"127.0.0.1:{tasks_port}",
         }
         os.environ.update(self.env)
         from shared import clients, settings
@@ -270,6 +283,7 @@ class LocalStack:
                 self.project,
             ],
         )
+        tasks = self._spawn("tasks-emulator", self._tasks_argv(tasks_port))
         if strict_url:
             self._start_strict(strict_url)
         pubsub.wait_ready(lambda: http_ok(f"http://127.0.0.1:{pubsub_port}/"))
@@ -307,6 +321,7 @@ class LocalStack:
             )
         )
         gcs.wait_ready(lambda: http_ok(f"http://127.0.0.1:{gcs_port}/storage/v1/b"))
+        tasks.wait_ready(lambda: tcp_open(tasks_port))
         with concurrent.futures.ThreadPoolExecutor(2) as pool:
             bq_done = pool.submit(
                 bootstrap.create_bigquery, self.bigquery(), self.project, self.manifest
@@ -353,6 +368,15 @@ class LocalStack:
         )
         self.processes[name] = proc.start()
         return proc
+
+    def _tasks_argv(self, port: int) -> list[str]:
+        """Cloud Tasks emulator bound to 127.0.0.1 with the manifest's queues."""
+        argv = [str(TASKS_PYTHON), str(REPO / "devstack" / "tasks_emulator.py"), "start"]
+        argv += ["-p", str(port), "-q"]
+        for queue in self.manifest["queues"]:
+            path = f"projects/{self.project}/locations/{TASKS_LOCATION}/queues/{queue['name']}"
+            argv += ["-d", path]
+        return argv
 
     def _spawn_function(self, spec: FunctionSpec) -> ManagedProcess:
         port = free_port()

@@ -2,8 +2,8 @@
 
 The backfill writes the same deterministic row per object generation as the function, so a
 second run (after an interruption, or beside the live function) changes nothing in
-``media_files_current``: resuming is running it again. ``--resume-after NAME`` skips the objects
-already walked (names sort as listed), for very large buckets.
+``media_files_current``: resuming is running it again (it walks the bucket again from the start;
+rows already written are not duplicated, and the final verification covers the whole prefix).
 """
 
 from __future__ import annotations

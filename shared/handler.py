@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import functools
 import json
 import logging
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from shared import log
@@ -65,14 +67,69 @@ def event_payload(event: CloudEventLike) -> tuple[bytes, dict[str, Any], str | N
     return payload, attributes, topic
 
 
-def cloud_event_handler(
-    function_name: str, *, sink: DeadLetterSink | None = None
-) -> Callable[[Handler], Handler]:
-    """Decorate a ``@functions_framework.cloud_event`` handler with the error taxonomy."""
+_OWN_CODE = (
+    str(Path(__file__).resolve().parent),  # shared/
+    str(Path(__file__).resolve().parent.parent / "functions"),
+)
 
-    def decorate(fn: Handler) -> Handler:
+
+def _raised_in_own_code(exc: BaseException) -> bool:
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename.startswith(_OWN_CODE):
+            return True
+        tb = tb.tb_next
+    return False
+
+
+def _malformed_request(exc: Exception) -> Any:
+    """Flask error handler: parsing failures of the request itself are a 400."""
+    from werkzeug.exceptions import HTTPException
+
+    if isinstance(exc, HTTPException):
+        return exc
+    if _raised_in_own_code(exc):  # a failure of our handler: 500, so the platform retries
+        from functions_framework import crash_handler
+
+        return crash_handler(exc)
+    logger.warning("malformed CloudEvent request answered 400: %s: %s", type(exc).__name__, exc)
+    return f"malformed CloudEvent request: {type(exc).__name__}: {exc}"[:2000], 400
+
+
+def answer_malformed_requests_with_400() -> None:
+    """Make functions-framework answer an unparsable CloudEvent request with 400, not 500.
+
+    functions-framework 3.10 catches only missing/invalid required attributes; other failures
+    while it parses the request escape as a 500 that the platform retries forever: a
+    structured-mode body that is not UTF-8 (``UnicodeDecodeError``), a JSON body that is not an
+    object when it falls back to the legacy background-event format (``TypeError``), other
+    ``cloudevents`` parsing errors. The request itself is malformed, so it is a 4xx (issue 13:
+    every input ends as a row, a dead letter, a 4xx or a transient 5xx). An exception raised
+    in our own code (``shared/``, ``functions/``) stays a 500. Outside a functions-framework
+    app this does nothing.
+    """
+    import functions_framework
+
+    register = getattr(functions_framework, "errorhandler", None)
+    if callable(register):
+        # Flask refuses setup once an app served a request (a module imported later in tests)
+        with contextlib.suppress(AssertionError):
+            register(Exception)(_malformed_request)
+
+
+def cloud_event_handler[E: CloudEventLike](
+    function_name: str, *, sink: DeadLetterSink | None = None
+) -> Callable[[Callable[[E], None]], Callable[[E], None]]:
+    """Decorate a ``@functions_framework.cloud_event`` handler with the error taxonomy.
+
+    Functions type their event with the cloudevents SDK's ``CloudEvent`` (what
+    functions-framework hands them); tests may pass any :class:`CloudEventLike`.
+    """
+    answer_malformed_requests_with_400()
+
+    def decorate(fn: Callable[[E], None]) -> Callable[[E], None]:
         @functools.wraps(fn)
-        def wrapper(event: CloudEventLike) -> None:
+        def wrapper(event: E) -> None:
             settings = get_settings()
             log.configure(settings.project_id, settings.log_level)
             event_id = str(event.get("id") or "")

@@ -115,6 +115,16 @@ locals {
     LOG_LEVEL         = var.log_level
   }
 
+  queues = {
+    for q in flatten([for f in local.fragments : try(f.queues, [])]) : q.name => {
+      max_attempts  = try(q.max_attempts, 3)
+      min_backoff   = "${try(q.min_backoff_s, 60)}s"
+      max_backoff   = "${try(q.max_backoff_s, 3600)}s"
+      max_doublings = try(q.max_doublings, 16)
+      publishes     = q.publishes
+    }
+  }
+
   ingress_settings = {
     all                 = "ALLOW_ALL"
     internal            = "ALLOW_INTERNAL_ONLY"
@@ -141,7 +151,7 @@ locals {
       # (or "internal-and-gclb" with var.http_behind_load_balancer), others "internal".
       ingress = local.ingress_settings[try(f.ingress, try(f.trigger.type, "http") != "http" ? "internal" : local.http_ingress)]
       env = merge(local.core_env, {
-        for k, v in try(f.env, {}) : k => replace(tostring(v), "$${project}", var.project_id)
+        for k, v in try(f.env, {}) : k => replace(replace(tostring(v), "$${project}", var.project_id), "$${region}", var.region)
       })
       secrets   = { for name in try(f.secrets, []) : name => lower(replace(name, "_", "-")) }
       publishes = try(f.publishes, [])

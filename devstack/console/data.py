@@ -87,26 +87,16 @@ class Panel:
 
 
 def _fq(name: str) -> str:
-    m = manifest()
-    try:
-        dataset = m.table(name)["dataset"]
-    except KeyError:
-        dataset = m.view(name)["dataset"]
-    return f"`{table_id(get_settings().project_id, dataset, name)}`"
+    from ops.bq import t
+
+    return t(name)
 
 
-def query(sql: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-    from google.cloud import bigquery
+def query(sql: str) -> list[dict[str, Any]]:
+    """A read-only statement through the project's BigQuery door (bounded deadline)."""
+    from shared import bigquery
 
-    config = bigquery.QueryJobConfig(
-        query_parameters=[
-            bigquery.ScalarQueryParameter(k, "INT64" if isinstance(v, int) else "STRING", v)
-            for k, v in (params or {}).items()
-        ],
-        use_query_cache=False,
-    )
-    job = clients.bigquery().query(sql, job_config=config)
-    return [dict(row.items()) for row in job.result(timeout=30)]
+    return bigquery.query(sql, timeout_s=30)
 
 
 def _panel(title: str, read: Callable[[], list[dict[str, Any]]]) -> Panel:

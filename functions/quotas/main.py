@@ -1,8 +1,7 @@
 """Quotas function: pipeline lifecycle events and scheduler sweeps from ``pipeline-events``."""
 
-from typing import Any
-
 import functions_framework
+from cloudevents.http import CloudEvent
 
 from shared.events import pubsub_message_from_event
 from shared.handler import cloud_event_handler
@@ -11,6 +10,6 @@ from shared.quotas import lifecycle
 
 @functions_framework.cloud_event
 @cloud_event_handler("quotas")
-def handle_pipeline_event(event: Any) -> None:
+def handle_pipeline_event(event: CloudEvent) -> None:
     message = pubsub_message_from_event(event)
     lifecycle.handle(message.json())

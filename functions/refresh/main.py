@@ -1,9 +1,8 @@
 """Refresh orchestrator: one Pub/Sub message (Cloud Scheduler, API, continuation) = one run
 invocation. Logic lives in shared.refresh."""
 
-from typing import Any
-
 import functions_framework
+from cloudevents.http import CloudEvent
 
 from shared.events import pubsub_message_from_event
 from shared.handler import cloud_event_handler
@@ -15,7 +14,7 @@ area_settings(RefreshSettings)  # validate at start: a malformed variable fails 
 
 @functions_framework.cloud_event
 @cloud_event_handler("refresh")
-def refresh(event: Any) -> None:
+def refresh(event: CloudEvent) -> None:
     from shared.refresh import orchestrate, request
 
     message = pubsub_message_from_event(event)

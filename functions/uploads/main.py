@@ -4,9 +4,8 @@ Trigger: ``google.cloud.storage.object.v1.finalized`` and ``.deleted`` on the up
 The logic lives in :mod:`shared.uploads` (shipped with the function's archive).
 """
 
-from typing import Any
-
 import functions_framework
+from cloudevents.http import CloudEvent
 
 from shared.handler import cloud_event_handler
 from shared.settings import area_settings
@@ -18,5 +17,5 @@ area_settings(UploadsSettings)  # validate at start: a malformed variable fails 
 
 @functions_framework.cloud_event
 @cloud_event_handler("uploads")
-def on_object_event(event: Any) -> None:
+def on_object_event(event: CloudEvent) -> None:
     handle(event)

@@ -3,9 +3,8 @@
 Logic lives in :mod:`shared.webhooks`; this module only wires the trigger.
 """
 
-from typing import Any
-
 import functions_framework
+from cloudevents.http import CloudEvent
 
 from shared.events import pubsub_message_from_event
 from shared.handler import cloud_event_handler
@@ -19,5 +18,5 @@ area_settings(SinkSettings)  # validate at start: a malformed variable fails the
 
 @functions_framework.cloud_event
 @cloud_event_handler("webhooks")
-def ingest(event: Any) -> None:
+def ingest(event: CloudEvent) -> None:
     ingest_message(pubsub_message_from_event(event), default_sink())

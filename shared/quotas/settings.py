@@ -21,3 +21,5 @@ def _aes_256_key(value: str) -> str | None:
 class QuotasSettings:
     credentials_local_key: str = env("CREDENTIALS_LOCAL_KEY", "", check=_aes_256_key, secret=True)
     """AES-256 key (base64) that encrypts customer credentials locally (KMS in the cloud)."""
+    credentials_kms_key: str = env("CREDENTIALS_KMS_KEY", "")
+    """Cloud KMS key (projects/.../cryptoKeys/...) wrapping credential data keys in the cloud."""

@@ -2,17 +2,21 @@
 
 Auth: :mod:`shared.api_keys` (the one key module of every HTTP function): ``Authorization:
 Bearer <key>`` or ``X-API-Key``; scope ``refresh:read`` for the GET routes, ``refresh:write`` for
-POST /trigger and PATCH /configs/<table>.
+POST /trigger, PATCH /configs/<table> and POST /configs/<table>/promote|demote (the gradual
+cut-over, see ``cutover.py``).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from shared import api_keys
 from shared.errors import PermanentError, PipelineError
 from shared.refresh import request as refresh_request
+from shared.refresh.definitions import Definition
+from shared.refresh.store import Store
 
 ROLES = {"viewer": "refresh:read", "operator": "refresh:write"}
 """The scope of shared.api_keys each role of a route needs (an operator key carries both)."""
@@ -41,12 +45,12 @@ def _int_arg(args: dict[str, str], name: str, default: int, low: int, high: int)
     raw = args.get(name)
     if raw is None:
         return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
+    if not (raw.isascii() and raw.isdigit()) or not low <= int(raw) <= high:
         raise ApiError(400, f"{name} must be an integer in [{low}, {high}]")
     return int(raw)
 
 
-def handle(  # noqa: PLR0917
+def handle(  # noqa: PLR0911, PLR0917
     store: Any,
     definitions: dict[str, Any],
     publish: Any,
@@ -75,6 +79,9 @@ def handle(  # noqa: PLR0917
         if method == "PATCH" and len(parts) == 2 and parts[0] == "configs":
             authenticate(headers, "operator")
             return patch_config(store, definitions, parts[1], body)
+        if method == "POST" and len(parts) == 3 and parts[0] == "configs":
+            actor = authenticate(headers, "operator")
+            return cut_over(store, definitions, parts[1], parts[2], actor, body)
         raise ApiError(404, "no such route")
     except ApiError as exc:
         return exc.status, {"error": exc.message}
@@ -122,16 +129,60 @@ def patch_config(
     return 200, {"table": table, "enabled": enabled, "priority": priority}
 
 
+def cut_over(  # noqa: PLR0917
+    store: Store,
+    definitions: Mapping[str, Definition],
+    table: str,
+    action: str,
+    actor: str,
+    body: bytes,
+) -> tuple[int, dict[str, Any]]:
+    """POST /configs/<table>/promote (shadow -> live, guarded) or /demote (live -> shadow)."""
+    from shared.refresh import cutover, orchestrate
+
+    if action not in ("promote", "demote"):
+        raise ApiError(404, "no such route")
+    if table not in definitions:
+        raise ApiError(404, f"unknown table {table[:100]!r}")
+    data = _json_body(body)
+    if not isinstance(data, dict) or set(data) - {"reason"}:
+        raise ApiError(400, "body must be an object with an optional reason")
+    reason = data.get("reason", "")
+    if not isinstance(reason, str) or len(reason) > 1000:
+        raise ApiError(400, "reason must be a string of at most 1000 characters")
+    definition = definitions[table]
+    if action == "demote":
+        done = cutover.demote(store, definition, actor=actor, reason=reason)
+    else:
+        try:
+            done = cutover.promote(
+                store,
+                definition,
+                min_clean_runs=orchestrate.config().cutover_min_clean_runs,
+                actor=actor,
+                reason=reason,
+            )
+        except cutover.CutoverRefusedError as exc:
+            return 409, {"error": "cut-over refused", "problems": exc.problems}
+    return 200, {
+        "table": table,
+        "action": done.action,
+        "mode": done.mode,
+        "clean_runs": done.clean_runs,
+        "evidence": done.evidence.runs,
+    }
+
+
 def status(store: Any) -> dict[str, Any]:
     rows, _ = store.query(
         f"""WITH last AS (
   SELECT table_name, status, run_id, started_at, finished_at, error
-  FROM `{store.project}.ops.refresh_runs_current`
+  FROM `{store.t("refresh_runs_current")}`
   WHERE NOT COALESCE(dry_run, FALSE)
   QUALIFY ROW_NUMBER() OVER (PARTITION BY table_name ORDER BY finished_at DESC) = 1
 ), ok AS (
   SELECT table_name, MAX(finished_at) AS last_success_at
-  FROM `{store.project}.ops.refresh_runs_current`
+  FROM `{store.t("refresh_runs_current")}`
   WHERE status = 'success' AND NOT COALESCE(dry_run, FALSE) GROUP BY table_name
 )
 SELECT c.table_name, COALESCE(c.enabled_override, c.enabled) AS enabled,
@@ -157,7 +208,7 @@ def history(store: Any, definitions: dict[str, Any], args: dict[str, str]) -> di
     if run_id is not None and not refresh_request._RUN_ID.match(run_id):
         raise ApiError(400, "bad run_id")
     rows, _ = store.query(
-        f"""SELECT * FROM `{store.project}.ops.refresh_runs_current`
+        f"""SELECT * FROM `{store.t("refresh_runs_current")}`
 WHERE (@table IS NULL OR table_name = @table)
   AND (@run_id IS NULL OR run_id = @run_id)
   AND (@status IS NULL OR status = @status)

@@ -116,8 +116,8 @@ def _int(  # noqa: PLR0917
     return value
 
 
-def parse(text: str, source: str = "<definition>") -> Definition:  # noqa: PLR0912, PLR0915
-    """Parse one definition file; DefinitionError lists every problem in it."""
+def _header(text: str, source: str) -> tuple[dict[str, Any], str]:
+    """The JSON settings and the SQL of a definition file."""
     match = _HEADER.match(text)
     if not match:
         raise DefinitionError([f"{source}: must start with /* refresh {{...JSON...}} */"])
@@ -125,21 +125,24 @@ def parse(text: str, source: str = "<definition>") -> Definition:  # noqa: PLR09
         settings = json.loads(match.group(1))
     except ValueError as exc:
         raise DefinitionError([f"{source}: settings are not JSON: {exc}"]) from None
-    sql = match.group(2).strip().rstrip(";").strip()
-    p: list[str] = []
     if not isinstance(settings, dict):
         raise DefinitionError([f"{source}: settings must be a JSON object"])
-    unknown = set(settings) - _KNOWN
-    if unknown:
-        p.append(f"unknown settings {sorted(unknown)}")
+    return settings, match.group(2).strip().rstrip(";").strip()
+
+
+def _target(settings: dict[str, Any], p: list[str]) -> tuple[str, str]:
     target = settings.get("target")
-    dataset, name = "", ""
     if not isinstance(target, str) or target.count(".") != 1:
         p.append("target must be 'dataset.table'")
-    else:
-        dataset, name = target.split(".")
-        if not (_IDENT.match(dataset) and _IDENT.match(name)):
-            p.append(f"target {target!r} is not a valid identifier")
+        return "", ""
+    dataset, name = target.split(".")
+    if not (_IDENT.match(dataset) and _IDENT.match(name)):
+        p.append(f"target {target!r} is not a valid identifier")
+    return dataset, name
+
+
+def _shape(settings: dict[str, Any], sql: str, p: list[str]) -> tuple[str, list[str], str | None]:
+    """Mode, key and partition column, checked against each other and the SQL."""
     mode = settings.get("mode", "replace")
     if mode not in MODES:
         p.append(f"mode must be one of {MODES}")
@@ -155,12 +158,16 @@ def parse(text: str, source: str = "<definition>") -> Definition:  # noqa: PLR09
         p.append("merge mode needs a key")
     if mode == "merge" and partition and ("@start_date" not in sql or "@end_date" not in sql):
         p.append("an incremental (merge) definition must filter on @start_date and @end_date")
+    return (mode if mode in MODES else "replace"), key, partition
+
+
+def _checks(settings: dict[str, Any], p: list[str]) -> list[dict[str, Any]]:
     checks = settings.get("checks", [])
     if not isinstance(checks, list) or not all(
         isinstance(c, dict) and c.get("type") in CHECK_TYPES for c in checks
     ):
         p.append(f"checks must be a list of objects with type in {CHECK_TYPES}")
-        checks = []
+        return []
     for check in checks:
         for column in [
             *check.get("columns", []),
@@ -168,13 +175,18 @@ def parse(text: str, source: str = "<definition>") -> Definition:  # noqa: PLR09
         ]:
             if not isinstance(column, str) or not _IDENT.match(column):
                 p.append(f"check column {column!r} is not a column name")
+    return checks
+
+
+def _flags(settings: dict[str, Any], sql: str, p: list[str]) -> tuple[str | None, float]:
+    """Customer scope, the boolean flags and the first retry delay."""
     scope = settings.get("customer_scope")
     if scope is not None and not (isinstance(scope, str) and _IDENT.match(scope)):
         p.append("customer_scope must be the customer id column name")
     if scope and "@customer_id" not in sql:
         p.append("a customer-scoped definition must filter on @customer_id")
     for flag in ("enabled", "shadow"):
-        if not isinstance(settings.get(flag, False if flag == "shadow" else True), bool):  # noqa: SIM211
+        if not isinstance(settings.get(flag, flag != "shadow"), bool):
             p.append(f"{flag} must be true or false")
     retry_initial = settings.get("retry_initial_s", 1.0)
     if isinstance(retry_initial, bool) or not isinstance(retry_initial, int | float):
@@ -182,11 +194,25 @@ def parse(text: str, source: str = "<definition>") -> Definition:  # noqa: PLR09
         retry_initial = 1.0
     if not sql.lower().lstrip("( \n").startswith(("select", "with")):
         p.append("the SQL must be a single SELECT (or WITH ... SELECT)")
+    return scope, float(retry_initial)
+
+
+def parse(text: str, source: str = "<definition>") -> Definition:
+    """Parse one definition file; DefinitionError lists every problem in it."""
+    settings, sql = _header(text, source)
+    p: list[str] = []
+    unknown = set(settings) - _KNOWN
+    if unknown:
+        p.append(f"unknown settings {sorted(unknown)}")
+    dataset, name = _target(settings, p)
+    mode, key, partition = _shape(settings, sql, p)
+    checks = _checks(settings, p)
+    scope, retry_initial = _flags(settings, sql, p)
     definition = Definition(
         name=name,
         dataset=dataset,
         sql=sql,
-        mode=mode if mode in MODES else "replace",
+        mode=mode,
         key=tuple(key),
         partition_field=partition,
         priority=_int(settings, "priority", 50, 0, 1000, p),
@@ -196,7 +222,7 @@ def parse(text: str, source: str = "<definition>") -> Definition:  # noqa: PLR09
         chunk_days=_int(settings, "chunk_days", 7, 1, 366, p),
         timeout_s=_int(settings, "timeout_s", 300, 1, 3600, p),
         retries=_int(settings, "retries", 3, 0, 10, p),
-        retry_initial_s=float(retry_initial),
+        retry_initial_s=retry_initial,
         checks=tuple(checks),
         enabled=bool(settings.get("enabled", True)),
         customer_scope=scope,

@@ -1,4 +1,5 @@
-"""The dependency graph of refresh definitions: cycles, selections, ready sets."""
+"""The dependency graph of refresh definitions: cycles and selections (readiness during a run
+is tracked by ``graphlib.TopologicalSorter`` in the runner)."""
 
 from __future__ import annotations
 
@@ -82,20 +83,3 @@ def select(
     if with_dependencies:
         chosen |= dependencies_of(deps, chosen)
     return chosen
-
-
-def ready(
-    deps: Mapping[str, set[str]],
-    pending: set[str],
-    done: set[str],
-    priority: Mapping[str, int],
-    running: Iterable[str] = (),
-) -> list[str]:
-    """Pending tables whose in-run dependencies are all done, highest priority first.
-
-    A dependency that is not part of the run (not pending, running or done) does not block;
-    one that is still running does.
-    """
-    selected = pending | done | set(running)
-    out = [n for n in pending if all(d in done or d not in selected for d in deps.get(n, ()))]
-    return sorted(out, key=lambda n: (-priority.get(n, 0), n))

@@ -27,6 +27,7 @@ _KEYS = {
     "concurrency",
     "invocation",
     "shadow",
+    "delayed_attempt",
     "test",
 }
 
@@ -52,6 +53,7 @@ class RefreshRequest:
     concurrency: int | None = None
     invocation: int = 0
     shadow: tuple[str, ...] = ()
+    delayed_attempt: int = 0
     test: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
@@ -93,7 +95,7 @@ def _tables(value: Any, key: str, problems: list[str]) -> tuple[str, ...] | None
     return tuple(value)
 
 
-def parse(body: Any, *, default_run_type: str = "manual") -> RefreshRequest:
+def parse(body: Any, *, default_run_type: str = "manual") -> RefreshRequest:  # noqa: PLR0912
     """Validate a request body (a JSON object); RequestError lists every problem."""
     if not isinstance(body, dict):
         raise RequestError(["the request must be a JSON object"])
@@ -133,6 +135,9 @@ def parse(body: Any, *, default_run_type: str = "manual") -> RefreshRequest:
         or not 0 <= invocation <= 1000
     ):
         problems.append("invocation must be an integer in [0, 1000]")
+    delayed = body.get("delayed_attempt", 0)
+    if isinstance(delayed, bool) or not isinstance(delayed, int) or not 0 <= delayed <= 10:
+        problems.append("delayed_attempt must be an integer in [0, 10]")
     test = body.get("test", {})
     if not isinstance(test, dict):
         problems.append("test must be an object")
@@ -150,6 +155,7 @@ def parse(body: Any, *, default_run_type: str = "manual") -> RefreshRequest:
         concurrency=concurrency,
         invocation=invocation if isinstance(invocation, int) else 0,
         shadow=_tables(body.get("shadow"), "shadow", problems) or (),
+        delayed_attempt=delayed if isinstance(delayed, int) else 0,
         test=test if isinstance(test, dict) else {},
     )
     if problems:

@@ -1,8 +1,9 @@
 """Every BigQuery statement of the refresh orchestrator, with bound parameters only.
 
-Tables changed by DML (configs, checkpoints, leases) are only ever written by DML here;
-``refresh_runs`` is append-only and streamed (deduplicated at read by the
-``refresh_runs_current`` view). Mutating DML is retried on serialization conflicts.
+Tables changed by DML (configs, checkpoints, leases, cut-overs) are only ever written by DML
+here; ``refresh_runs`` is append-only and streamed (deduplicated at read by the
+``refresh_runs_current`` view). Mutating DML is retried on serialization conflicts. Implements
+:class:`shared.refresh.ports.Store`; table and view names come from the resource manifest.
 """
 
 from __future__ import annotations
@@ -11,36 +12,59 @@ import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING
 
 from shared import bigquery as bq
 from shared.refresh.definitions import Definition
+from shared.refresh.ports import (
+    AuditRow,
+    Override,
+    Params,
+    ParamValue,
+    PriorAttempt,
+    QueryStats,
+    Row,
+)
 from shared.resources import manifest, table_id
+
+if TYPE_CHECKING:
+    from google.cloud import bigquery
+
+    from shared.bigquery.writer import StorageWriter
 
 
 def fq(project: str, name: str) -> str:
-    """Fully qualified id of a manifest table (validated identifiers)."""
-    return table_id(project, manifest().table(name)["dataset"], name)
+    """Fully qualified id of a manifest table or view (validated identifiers)."""
+    m = manifest()
+    try:
+        dataset = m.table(name)["dataset"]
+    except KeyError:
+        dataset = m.view(name)["dataset"]
+    return table_id(project, str(dataset), name)
 
 
 class Store:
     """BigQuery access for the orchestrator (client injected; default: shared.clients)."""
 
-    def __init__(self, client: Any, project: str) -> None:
+    def __init__(self, client: bigquery.Client, project: str) -> None:
         self.client = client
-        self.project = project
-        self._audit_writer: Any = None
+        self._project = project
+        self._audit_writer: StorageWriter | None = None
+
+    @property
+    def project(self) -> str:
+        return self._project
 
     # ------------------------------------------------------------------ queries
     def query(
         self,
         sql: str,
-        params: Mapping[str, Any] | None = None,
+        params: Params | None = None,
         *,
         dry_run: bool = False,
         timeout_s: float | None = None,
-    ) -> tuple[list[dict[str, Any]], Any]:
-        """Run one statement; returns (rows, job)."""
+    ) -> tuple[list[Row], QueryStats]:
+        """Run one statement; returns (rows, what it cost and changed)."""
         from google.cloud import bigquery
 
         config = bigquery.QueryJobConfig(
@@ -49,30 +73,39 @@ class Store:
             use_query_cache=False,
         )
         job = self.client.query(sql, job_config=config)
-        if dry_run:
-            return [], job
-        rows = [dict(row.items()) for row in job.result(timeout=timeout_s)]
-        return rows, job
+        rows = [] if dry_run else [dict(row.items()) for row in job.result(timeout=timeout_s)]
+        stats = QueryStats(
+            bytes_processed=int(job.total_bytes_processed or 0),
+            rows_affected=0 if dry_run else int(job.num_dml_affected_rows or 0),
+        )
+        return rows, stats
 
-    def dml(self, sql: str, params: Mapping[str, Any] | None = None) -> int:
+    def dml(self, sql: str, params: Params | None = None) -> int:
         """A mutating statement under the one DML policy (serialization conflicts retried)."""
         return bq.dml(sql, params, client=self.client)
 
     def t(self, name: str) -> str:
         return fq(self.project, name)
 
+    def ensure_copy(self, source_table: str, copy_table: str) -> None:
+        from google.cloud import bigquery
+
+        live = self.client.get_table(source_table)
+        self.client.create_table(bigquery.Table(copy_table, schema=live.schema), exists_ok=True)
+
     # ------------------------------------------------------------------ configs
     def sync_configs(self, definitions: Mapping[str, Definition]) -> None:
-        """Upsert every definition into refresh_configs (one MERGE) and create lease rows.
+        """Upsert every definition into refresh_configs (one MERGE), create lease rows and
+        sweep checkpoints and leases of tables no longer defined (retention).
 
         API overrides (``*_override``) are never touched by a sync.
         """
         if not definitions:
             return
-        params: dict[str, Any] = {"now": datetime.now(UTC)}
-        selects = []
         from shared.refresh.definitions import dependencies
 
+        params: dict[str, ParamValue] = {"now": datetime.now(UTC)}
+        selects = []
         deps = dependencies(dict(definitions))
         for i, d in enumerate(sorted(definitions.values(), key=lambda x: x.name)):
             params.update(
@@ -107,39 +140,71 @@ WHEN NOT MATCHED THEN INSERT (table_name, dataset, mode, priority, enabled, sche
   S.definition, S.sql_sha256, @now, @now)""",
             params,
         )
+        names = {"names": sorted(definitions)}
         self.dml(
             f"""MERGE `{self.t("refresh_leases")}` T
 USING (SELECT name FROM UNNEST(@names) AS name) S
 ON T.table_name = S.name
 WHEN NOT MATCHED THEN INSERT (table_name) VALUES (S.name)""",
-            {"names": sorted(definitions)},
+            names,
         )
+        self.sweep(sorted(definitions))
 
-    def configs(self) -> list[dict[str, Any]]:
+    def sweep(self, defined: Sequence[str]) -> int:
+        """Delete checkpoints and idle leases of tables no definition has any more."""
+        gone = self.dml(
+            f"DELETE FROM `{self.t('refresh_checkpoints')}` WHERE table_name NOT IN UNNEST(@names)",
+            {"names": list(defined)},
+        )
+        gone += self.dml(
+            f"DELETE FROM `{self.t('refresh_leases')}` WHERE table_name NOT IN UNNEST(@names)"
+            " AND (holder IS NULL OR expires_at < CURRENT_TIMESTAMP())",
+            {"names": list(defined)},
+        )
+        return gone
+
+    def configs(self) -> list[Row]:
         rows, _ = self.query(f"SELECT * FROM `{self.t('refresh_configs')}` ORDER BY table_name")
         return rows
 
-    def set_override(self, table: str, *, enabled: bool | None, priority: int | None) -> int:
-        """API change: enable/disable or reprioritise (NULL keeps the other override)."""
+    def overrides(self) -> dict[str, Override]:
+        rows, _ = self.query(
+            "SELECT table_name, enabled_override, priority_override, shadow_override"
+            f" FROM `{self.t('refresh_configs')}`"
+        )
+        return {
+            str(r["table_name"]): Override(
+                enabled=_opt_bool(r.get("enabled_override")),
+                priority=_opt_int(r.get("priority_override")),
+                shadow=_opt_bool(r.get("shadow_override")),
+            )
+            for r in rows
+        }
+
+    def set_override(
+        self,
+        table: str,
+        *,
+        enabled: bool | None = None,
+        priority: int | None = None,
+        shadow: bool | None = None,
+    ) -> int:
+        """API change: enable/disable, reprioritise, cut over (NULL keeps that override)."""
         return self.dml(
             f"""UPDATE `{self.t("refresh_configs")}`
 SET enabled_override = COALESCE(@enabled, enabled_override),
     priority_override = COALESCE(@priority, priority_override),
+    shadow_override = COALESCE(@shadow, shadow_override),
     updated_at = @now
 WHERE table_name = @table""",
-            self._override_params(table, enabled, priority),
+            {
+                "enabled": bq.typed(enabled, "BOOL"),
+                "priority": bq.typed(priority, "INT64"),
+                "shadow": bq.typed(shadow, "BOOL"),
+                "now": datetime.now(UTC),
+                "table": table,
+            },
         )
-
-    def _override_params(
-        self, table: str, enabled: bool | None, priority: int | None
-    ) -> dict[str, Any]:
-        # NULL parameters need an explicit type
-        return {
-            "enabled": bq.typed(enabled, "BOOL"),
-            "priority": bq.typed(priority, "INT64"),
-            "now": datetime.now(UTC),
-            "table": table,
-        }
 
     # ------------------------------------------------------------------ leases
     def acquire_lease(self, table: str, holder: str, run_id: str, ttl_s: int) -> bool:
@@ -197,33 +262,41 @@ WHEN NOT MATCHED THEN INSERT (table_name, partition_through, run_id, updated_at)
         )
 
     # ------------------------------------------------------------------ audit
-    def audit(self, rows: Sequence[Mapping[str, Any]]) -> None:
+    def audit(self, rows: Sequence[AuditRow]) -> None:
         """Append audit rows (Storage Write API); key = run/table/attempt/status, and the
         ``refresh_runs_current`` view deduplicates at read, so a retried append is harmless."""
         from shared.bigquery.writer import table_writer
 
         if self._audit_writer is None:
             self._audit_writer = table_writer("refresh_runs", max_wait_s=0.005)
-        keyed = [
-            (f"{r['run_id']}/{r['table_name']}/{r['attempt']}/{r['status']}", _jsonable(r))
-            for r in rows
-        ]
-        self._audit_writer.write(keyed)
+        self._audit_writer.write([(r.insert_id(), r.to_json()) for r in rows])
 
-    def run_rows(self, run_id: str) -> list[dict[str, Any]]:
+    def run_rows(self, run_id: str) -> list[PriorAttempt]:
         rows, _ = self.query(
-            f"SELECT * FROM `{self.project}.ops.refresh_runs_current` WHERE run_id = @run_id"
-            " ORDER BY started_at, attempt",
+            f"SELECT table_name, attempt, status, partitions_to"
+            f" FROM `{self.t('refresh_runs_current')}` WHERE run_id = @run_id",
             {"run_id": run_id},
         )
-        return rows
+        return [
+            PriorAttempt(
+                table=str(r["table_name"]),
+                attempt=_opt_int(r.get("attempt")) or 0,
+                status=str(r["status"]),
+                partitions_to=_opt_date(r.get("partitions_to")),
+            )
+            for r in rows
+        ]
 
 
-def _jsonable(row: Mapping[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in row.items():
-        if isinstance(value, datetime | date):
-            out[key] = value.isoformat()
-        else:
-            out[key] = value
-    return out
+def _opt_bool(value: object) -> bool | None:
+    return value if isinstance(value, bool) else None
+
+
+def _opt_int(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _opt_date(value: object) -> date | None:
+    if isinstance(value, datetime):
+        return value.date()
+    return value if isinstance(value, date) else None

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.errors import PipelineError
+from shared.errors import PermanentError
 from shared.refresh.definitions import Definition
+from shared.refresh.ports import Store
 
 
-class CheckFailed(PipelineError):  # noqa: N818
+class CheckFailed(PermanentError):  # noqa: N818
     """A validation check did not hold (permanent: not retried)."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__("validation_failed", detail)
 
 
 def check_sql(table: str, check: dict[str, Any]) -> tuple[str, str]:
@@ -47,7 +51,7 @@ def check_sql(table: str, check: dict[str, Any]) -> tuple[str, str]:
     raise ValueError(f"unknown check {kind!r}")
 
 
-def run_checks(store: Any, definition: Definition, table: str) -> list[str]:
+def run_checks(store: Store, definition: Definition, table: str) -> list[str]:
     """Run every check; raise CheckFailed naming all that failed; return those that passed."""
     passed: list[str] = []
     failed: list[str] = []
@@ -57,5 +61,5 @@ def run_checks(store: Any, definition: Definition, table: str) -> list[str]:
         row = rows[0] if rows else {"bad": True, "n": None}
         (failed if row.get("bad") else passed).append(f"{what} (value {row.get('n')})")
     if failed:
-        raise CheckFailed("validation failed: " + "; ".join(failed))
+        raise CheckFailed("; ".join(failed))
     return passed

@@ -30,6 +30,7 @@ _SECTIONS = (
     "buckets",
     "schedules",
     "functions",
+    "queues",
 )
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,1023}$")
 _RESOURCE_NAME = re.compile(r"^[a-z][a-z0-9-_]{1,62}$")

@@ -7,8 +7,10 @@
 - 400 verified but its routing headers are malformed (GitHub event, Shopify topic, ids);
 - 401 missing / malformed / bad signature, stale or future timestamp (reason in the body and
   the log, never the secret or the body);
-- 409 ``replayed_delivery``: GitHub / Shopify content already delivered under another
-  delivery id (a captured request replayed with a forged id; :mod:`.replay_guard`);
+- 409 ``replayed_delivery``: GitHub content already delivered under another delivery id (a
+  captured request replayed with a forged id; :mod:`.replay_guard`); for Shopify the same
+  case is answered 200 ``duplicate_delivery`` and nothing is published (Shopify deletes
+  subscriptions that keep failing, and a shop may really send identical content twice);
 - 404 unknown source, 405 not POST, 413 body over ``WEBHOOKS_MAX_BODY_BYTES`` (before reading);
 - 503 the source has no secret configured, the replay guard or the publish failed (the
   sender retries).
@@ -196,6 +198,15 @@ def _replayed(
         return Response(503, "temporarily unavailable")
     if first:
         return None
+    if scheme == schemes.SHOPIFY:
+        # Shopify deletes a subscription after repeated failed deliveries: a 4xx to a shop that
+        # really sent the same content twice would cost every later webhook. The content is
+        # already published under its first delivery; acknowledge, publish nothing.
+        logger.info(
+            "webhook duplicate, not published: duplicate_delivery",
+            extra={"fields": {"source": source, "reason": "duplicate_delivery"}},
+        )
+        return Response(200, "duplicate_delivery")
     logger.warning(
         "webhook refused: replayed_delivery",
         extra={"fields": {"source": source, "scheme": scheme, "reason": "replayed_delivery"}},

@@ -208,56 +208,34 @@ def test_bad_arguments_and_project_mismatch(stack: LocalStack) -> None:
     assert plumb("--project", stack.project, "customers", "list").exit_code == 0
 
 
-def _clean_env(**extra: str) -> dict[str, str]:
+def _installed(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run the installed ``.venv/bin/plumb`` from another directory with a bare environment."""
     keep = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG")}
-    return {**keep, **extra}
+    return subprocess.run(
+        [str(PLUMB), *args],
+        capture_output=True,
+        text=True,
+        env=keep,
+        cwd=cwd,
+        check=False,
+        timeout=120,
+    )
 
 
 def test_installed_entry_point_stack_status_and_unconfigured_target(
     stack: LocalStack, tmp_path: Path
 ) -> None:
     assert PLUMB.exists(), "run `make setup`: it installs .venv/bin/plumb"
-    status = subprocess.run(
-        [str(PLUMB), "--stack", str(stack.endpoints_file), "--json", "stack", "status"],
-        capture_output=True,
-        text=True,
-        env=_clean_env(),
-        cwd=tmp_path,
-        check=False,
-        timeout=120,
-    )
+    status = _installed(tmp_path, "--stack", str(stack.endpoints_file), "--json", "stack", "status")
     assert status.returncode == 0, status.stderr
     data = json.loads(status.stdout)
     assert data["healthy"] is True and data["project_id"] == stack.project
     assert {"pubsub-emulator", "bigquery-emulator"} <= {p["process"] for p in data["processes"]}
     # no emulator variables, no stack file, no project: a clear error and exit 3
-    missing = subprocess.run(
-        [str(PLUMB), "--stack", str(tmp_path / "none.json"), "customers", "list"],
-        capture_output=True,
-        text=True,
-        env=_clean_env(),
-        cwd=tmp_path,
-        check=False,
-        timeout=120,
-    )
+    none = str(tmp_path / "none.json")
+    missing = _installed(tmp_path, "--stack", none, "customers", "list")
     assert missing.returncode == 3 and "no target" in missing.stderr
-    local_only = subprocess.run(
-        [
-            str(PLUMB),
-            "--target",
-            "local",
-            "--stack",
-            str(tmp_path / "none.json"),
-            "quotas",
-            "usage",
-        ],
-        capture_output=True,
-        text=True,
-        env=_clean_env(),
-        cwd=tmp_path,
-        check=False,
-        timeout=120,
-    )
+    local_only = _installed(tmp_path, "--target", "local", "--stack", none, "quotas", "usage")
     assert local_only.returncode == 3 and "make run" in local_only.stderr
 
 

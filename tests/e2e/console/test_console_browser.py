@@ -3,7 +3,6 @@ numbers the page shows match BigQuery; a screenshot is saved to .local/console.p
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
@@ -127,10 +126,12 @@ def demo(stack: LocalStack) -> Iterator[dict[str, Any]]:
 
 
 def _counts(stack: LocalStack) -> dict[str, int]:
-    return {
-        f"{d}.{n}": int(stack.query(f"SELECT COUNT(*) AS n FROM `{stack.project}.{d}.{n}`")[0]["n"])
+    """COUNT(*) of every manifest table and view, in one statement."""
+    sql = " UNION ALL ".join(
+        f"SELECT '{d}.{n}' AS object, COUNT(*) AS n FROM `{stack.project}.{d}.{n}`"
         for _, d, n in data.objects()
-    }
+    )
+    return {r["object"]: int(r["n"]) for r in stack.query(sql)}
 
 
 def _letters(stack: LocalStack) -> dict[tuple[str, str], int]:
@@ -212,6 +213,3 @@ def test_console_numbers_match_bigquery_in_a_headless_browser(
     SCREENSHOT.unlink(missing_ok=True)
     browse(url, f"--screenshot={SCREENSHOT}", "--window-size=1400,2400")
     assert SCREENSHOT.exists() and SCREENSHOT.stat().st_size > 10_000
-    snapshot = requests.get(f"{url}/api/snapshot", timeout=60).json()
-    assert snapshot["project"] == stack.project
-    assert json.dumps(snapshot)  # the same data as JSON

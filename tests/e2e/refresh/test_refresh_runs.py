@@ -247,3 +247,51 @@ def test_shadow_run_writes_shadow_table_and_reports_the_difference(seeded: Local
     assert seeded.query(f"SELECT COUNT(*) AS n FROM {shadow}")[0]["n"] == before["n"]
     after = seeded.query(f"SELECT COUNT(*) AS n, MAX(refreshed_at) AS at FROM {live}")[0]
     assert after == drifted_state
+
+
+def test_failed_table_gets_delayed_retries_through_cloud_tasks(seeded: LocalStack) -> None:
+    # 5 injected backendErrors: the 4 in-run attempts (retries=3) fail, the run ends `failed`
+    # and schedules delayed retry 1 as a Cloud Task; it fails once more, then succeeds.
+    # retry_delay_scale (local only) shrinks the policy's 60 s to 1.2 s.
+    run_id = trigger(
+        seeded,
+        tables=["uploads_by_customer"],
+        test={"faults": {"uploads_by_customer": {"transient": 5}}, "retry_delay_scale": 0.02},
+    )
+
+    def retried() -> Any:
+        got = rows(seeded, run_id)
+        return got if any(r["status"] == "success" for r in got) else None
+
+    got = seeded.wait_until(retried, timeout=300, interval=1.0, what="delayed retry")
+    first = [r for r in got if r["delayed_attempt"] == 0]
+    second = [r for r in got if r["delayed_attempt"] == 1]
+    assert [r["status"] for r in first] == ["retrying", "retrying", "retrying", "failed"]
+    assert [r["status"] for r in second] == ["retrying", "success"]
+    assert {r["run_type"] for r in second} == {"retry"}
+    assert [r["attempt"] for r in got] == [1, 2, 3, 4, 5, 6]  # numbering continues
+    # scheduled with its own schedule_time: not before the policy's (scaled) delay
+    assert (second[0]["started_at"] - first[-1]["finished_at"]).total_seconds() >= 1.2
+
+
+def test_delayed_retries_stop_after_three_attempts(seeded: LocalStack) -> None:
+    run_id = trigger(
+        seeded,
+        tables=["uploads_by_customer"],
+        test={"faults": {"uploads_by_customer": {"transient": 1000}}, "retry_delay_scale": 0.02},
+    )
+
+    def exhausted() -> Any:
+        got = rows(seeded, run_id)
+        last = [r for r in got if r["delayed_attempt"] == 3 and r["status"] == "failed"]
+        return got if last else None
+
+    got = seeded.wait_until(exhausted, timeout=300, interval=1.0, what="three delayed retries")
+    assert sorted({r["delayed_attempt"] for r in got}) == [0, 1, 2, 3]
+    assert [r["status"] for r in got].count("failed") == 4
+    # nothing left on the queue: the third delayed attempt scheduled no fourth
+    from shared.refresh.orchestrate import tasks_client
+
+    client = tasks_client(seeded.env["CLOUD_TASKS_EMULATOR_HOST"])
+    queue = "projects/demo-local/locations/us-central1/queues/refresh-retries"
+    assert [t.name for t in client.list_tasks(parent=queue) if run_id[:20] in t.name] == []

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import base64
-import json
 import uuid
 from typing import Any
 
 import requests
+from cloudevents.conversion import to_binary
+from cloudevents.http import CloudEvent
 
 from devstack.stack import LocalStack
 from shared.events import STORAGE_DELETED, STORAGE_FINALIZED
@@ -53,16 +54,18 @@ def post_event(
 ) -> int:
     """POST a binary-mode CloudEvent exactly as Eventarc (and devstack.bridge) sends it."""
     bucket = resource.get("bucket", "b")
-    headers = {
-        "ce-specversion": "1.0",
-        "ce-id": event_id or uuid.uuid4().hex,
-        "ce-source": f"//storage.googleapis.com/projects/_/buckets/{bucket}",
-        "ce-type": event_type,
-        "ce-subject": "objects/x",
-        "ce-time": "2026-01-01T00:00:00Z",
-        "Content-Type": "application/json",
-    }
-    body = json.dumps(resource).encode()
+    event = CloudEvent(
+        {
+            "id": event_id or uuid.uuid4().hex,
+            "source": f"//storage.googleapis.com/projects/_/buckets/{bucket}",
+            "type": event_type,
+            "subject": "objects/x",
+            "time": "2026-01-01T00:00:00Z",
+            "datacontenttype": "application/json",
+        },
+        resource,
+    )
+    headers, body = to_binary(event)
     return requests.post(url, data=body, headers=headers, timeout=60).status_code
 
 

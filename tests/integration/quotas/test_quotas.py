@@ -325,6 +325,31 @@ def test_members_and_providers_limited_by_plan(stack: LocalStack) -> None:
         True,
         False,
     ]
+    rows = stack.query(
+        f"SELECT member_id FROM `{stack.project}.customers.customer_team_members` "
+        "WHERE customer_id = @c ORDER BY member_id",
+        {"c": customer},
+    )
+    assert rows == [{"member_id": "m0"}, {"member_id": "m1"}]
+
+
+def test_concurrent_adds_never_pass_the_member_limit(stack: LocalStack) -> None:
+    from shared.quotas import members
+
+    customer = _customer("seats")
+    customers.upsert_customer(customer, "PROFESSIONAL")  # 6 members, 6 providers
+    with concurrent.futures.ThreadPoolExecutor(16) as pool:
+        added = list(
+            pool.map(lambda i: members.add_member(customer, f"m{i}", f"m{i}@x.io"), range(20))
+        )
+        providers = list(pool.map(lambda i: members.add_provider(customer, f"p{i}"), range(20)))
+    assert sum(added) == 6 and sum(providers) == 6
+    rows = stack.query(
+        f"SELECT COUNT(*) AS n FROM `{stack.project}.customers.customer_team_members` "
+        "WHERE customer_id = @c",
+        {"c": customer},
+    )
+    assert rows == [{"n": 6}]
 
 
 def test_credentials_stored_as_ciphertext(stack: LocalStack) -> None:

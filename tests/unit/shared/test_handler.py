@@ -110,3 +110,40 @@ def test_failing_dead_letter_write_is_retried_not_lost() -> None:
 
     with pytest.raises(ConnectionError):
         handle(event())
+
+
+def test_request_parsing_failures_are_400_and_our_failures_500(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import functions_framework
+    from werkzeug.exceptions import NotFound
+
+    from shared import settings
+    from shared.handler import _malformed_request
+    from shared.retry import call_with_retry
+
+    monkeypatch.setenv("PROJECT_ID", "p")
+    monkeypatch.setenv("APP_ENV", "local")
+    settings.get_settings.cache_clear()
+
+    app = functions_framework.create_app(
+        "on_object_event", "functions/uploads/main.py", "cloudevent"
+    )
+    client = app.test_client()
+    base = {"ce-source": "//x", "ce-specversion": "1.0", "ce-type": "t", "ce-id": "1"}
+    not_utf8 = client.post(
+        "/",
+        data=b'{"a": \xff}',
+        headers={**base, "content-type": "application/cloudevents+json"},
+    )
+    assert not_utf8.status_code == 400
+    not_an_object = client.post("/", data=b"[1]", headers={"content-type": "application/json"})
+    assert not_an_object.status_code == 400
+    assert _malformed_request(NotFound()).code == 404
+
+    try:  # raised inside shared/: a failure of our own code stays a 500 (retried)
+        call_with_retry(lambda: 1 // 0, retryable=lambda e: False)
+    except ZeroDivisionError as exc:
+        status = _malformed_request(exc)[1]
+    assert status == 500
+    settings.get_settings.cache_clear()

@@ -74,6 +74,7 @@ def evaluate_manifest_locals(shared_dir: Path, work: Path, manifest_tf: Path | N
         'variable "environment" { default = "prod" }\n'
         'variable "bigquery_location" { default = "EU" }\n'
         'variable "log_level" { default = "INFO" }\n'
+        'variable "region" { default = "europe-west1" }\n'
         'variable "http_behind_load_balancer" { default = false }\n'
     )
     link = work / "shared"
@@ -87,6 +88,7 @@ def evaluate_manifest_locals(shared_dir: Path, work: Path, manifest_tf: Path | N
         "buckets",
         "schedules",
         "functions",
+        "queues",
         "core_env",
         "secrets",
         "extra_storage_events",
@@ -120,8 +122,21 @@ def check_evaluated(ev: dict[str, Any], manifest: Manifest) -> list[str]:  # noq
         if want != got:
             problems.append(f"{section}: manifest {sorted(want)} != terraform {sorted(got)}")
 
-    for section in ("tables", "views", "topics", "subscriptions", "schedules", "functions"):
+    for section in (
+        "tables",
+        "views",
+        "topics",
+        "subscriptions",
+        "schedules",
+        "functions",
+        "queues",
+    ):
         same_names(section)
+    for queue in manifest["queues"]:
+        got = ev["queues"].get(queue["name"], {})
+        want = (queue["max_attempts"], f"{queue['min_backoff_s']}s", f"{queue['max_backoff_s']}s")
+        if got and (got["max_attempts"], got["min_backoff"], got["max_backoff"]) != want:
+            problems.append(f"queue {queue['name']}: retry config differs")
     same_names("buckets", "key")
     if sorted(ev["core_env"]) != CORE_ENV:
         problems.append(f"core env {sorted(ev['core_env'])} != settings {CORE_ENV}")

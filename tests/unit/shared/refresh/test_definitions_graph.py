@@ -43,13 +43,9 @@ def test_unknown_source_is_an_error(tmp_path: Path) -> None:
         definitions.validate_references(defs, {("warehouse", "elsewhere")})
 
 
-def test_ready_orders_by_priority_after_dependencies() -> None:
+def test_select_widens_to_dependents_and_dependencies() -> None:
     deps = {"a": set(), "b": set(), "c": {"a", "b"}}
-    prio = {"a": 1, "b": 9, "c": 100}
-    assert graph.ready(deps, {"a", "b", "c"}, set(), prio) == ["b", "a"]
-    assert graph.ready(deps, {"c"}, {"a", "b"}, prio) == ["c"]
-    # a dependency still running blocks its dependents (it may yet fail)
-    assert graph.ready(deps, {"c"}, {"a"}, prio, running=["b"]) == []
+    assert graph.select(deps, None) == {"a", "b", "c"}
     assert graph.select(deps, ["a"], with_dependents=True) == {"a", "c"}
     assert graph.select(deps, ["c"], with_dependencies=True) == {"a", "b", "c"}
 

@@ -3,37 +3,43 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Any
 
 from shared.refresh import definitions, request
-from shared.refresh.admission import Admission
-from shared.refresh.runner import Options, Runner
-
-
-class FakeJob:
-    total_bytes_processed = 10
-    num_dml_affected_rows = 3
+from shared.refresh.attempt import Options
+from shared.refresh.faults import TestKnobs
+from shared.refresh.ports import AuditRow, Override, Params, PriorAttempt, QueryStats, Row
+from shared.refresh.runner import Runner
 
 
 class FakeStore:
-    project = "demo-local"
-    client = None
+    """The orchestrator's Store Protocol in memory; checks pass unless ``failing`` names the
+    table whose check queries report bad rows."""
 
-    def __init__(self) -> None:
-        self.audits: list[dict[str, Any]] = []
+    project = "demo-local"
+
+    def __init__(self, failing: str = "") -> None:
+        self.audits: list[AuditRow] = []
         self.leases: dict[str, str] = {}
         self.checkpoints: dict[str, date] = {}
         self.statements: list[str] = []
+        self.overriding: dict[str, Override] = {}
+        self.failing = failing
         self.lock = threading.Lock()
 
-    def configs(self) -> list[dict[str, Any]]:
-        return []
+    def overrides(self) -> dict[str, Override]:
+        return self.overriding
 
-    def run_rows(self, run_id: str) -> list[dict[str, Any]]:
-        return [a for a in self.audits if a["run_id"] == run_id]
+    def run_rows(self, run_id: str) -> list[PriorAttempt]:
+        return [
+            PriorAttempt(a.table_name, a.attempt, a.status, a.partitions_to)
+            for a in self.audits
+            if a.run_id == run_id
+        ]
 
-    def audit(self, rows: list[dict[str, Any]]) -> None:
+    def audit(self, rows: Sequence[AuditRow]) -> None:
         with self.lock:
             self.audits.extend(rows)
 
@@ -58,33 +64,43 @@ class FakeStore:
     def set_checkpoint(self, table: str, through: date, run_id: str) -> None:
         self.checkpoints[table] = through
 
-    def query(self, sql: str, params: Any = None, **kw: Any) -> tuple[list[dict[str, Any]], Any]:
+    def ensure_copy(self, source_table: str, copy_table: str) -> None:
+        self.statements.append(f"COPY {source_table} {copy_table}")
+
+    def query(
+        self,
+        sql: str,
+        params: Params | None = None,
+        *,
+        dry_run: bool = False,
+        timeout_s: float | None = None,
+    ) -> tuple[list[Row], QueryStats]:
         with self.lock:
             self.statements.append(sql)
         if "AS bad" in sql:
-            return [{"n": 0, "bad": False}], FakeJob()
-        return [], FakeJob()
+            bad = bool(self.failing) and f".{self.failing}`" in sql
+            return [{"n": 3 if bad else 0, "bad": bad}], QueryStats(10, 0)
+        if "only_in_shadow" in sql:
+            return [{"only_in_shadow": 0, "only_in_live": 0}], QueryStats(10, 0)
+        return [], QueryStats(10, 3)
 
 
-class FakeQuotas:
+class FakeAdmission:
     def __init__(self, admit: bool) -> None:
         self.admit = admit
-        self.finished: list[tuple[str, str]] = []
+        self.finished: list[tuple[str, str, bool]] = []
 
-    def start(self, customer_id: str, pipeline: str, run_id: str) -> Any:
-        class R:
-            admitted = self.admit
-            reason = "admitted" if self.admit else "daily_limit_reached"
+    def start(self, customer_id: str, table: str, run_id: str) -> tuple[bool, str]:
+        return self.admit, "admitted" if self.admit else "daily_limit_reached"
 
-        return R()
-
-    def finish(self, run_id: str, status: str, *, customer_id: str | None = None) -> bool:
-        self.finished.append((run_id, status))
-        return True
+    def finish(self, customer_id: str, table: str, run_id: str, ok: bool) -> None:
+        self.finished.append((run_id, table, ok))
 
 
-def runner(store: FakeStore, **kw: Any) -> Runner:
-    return Runner(store, definitions.load(), Options(sleep=lambda s: None), local=True, **kw)
+def runner(store: FakeStore, body: Mapping[str, object] | None = None, **kw: Any) -> Runner:
+    knobs = TestKnobs.parse((body or {}).get("test", {}))  # type: ignore[arg-type]
+    options = Options(sleep=lambda s: None)
+    return Runner(store, definitions.load(), options, faults=knobs.faults, **kw)
 
 
 def test_run_order_and_checkpoints() -> None:
@@ -115,8 +131,8 @@ def test_transient_then_success_and_permanent_skips_dependents() -> None:
             }
         },
     }
-    result = runner(store).run(request.parse(body))
-    statuses = [(a["table_name"], a["status"]) for a in store.audits]
+    result = runner(store, body).run(request.parse(body))
+    statuses = [(a.table_name, a.status) for a in store.audits]
     assert [s for t, s in statuses if t == "uploads_by_customer"] == [
         "retrying",
         "retrying",
@@ -131,10 +147,10 @@ def test_transient_then_success_and_permanent_skips_dependents() -> None:
 def test_resume_does_not_redo_finished_tables() -> None:
     store = FakeStore()
     body = {"run_id": "r3", "test": {"faults": {"uploads_by_customer": {"permanent": "x"}}}}
-    runner(store).run(request.parse(body))
+    runner(store, body).run(request.parse(body))
     before = len(store.audits)
     result = runner(store).run(request.parse({"run_id": "r3"}))
-    redone = [a["table_name"] for a in store.audits[before:]]
+    redone = [a.table_name for a in store.audits[before:]]
     assert redone == ["uploads_by_customer"]
     assert result.tables["campaign_roi_daily"].status == "already_done"
     assert result.status == "success"
@@ -148,17 +164,17 @@ def test_held_lease_is_locked() -> None:
 
 
 def test_admission_refusal_skips_and_admitted_is_finished() -> None:
-    refuse = FakeQuotas(admit=False)
+    refuse = FakeAdmission(admit=False)
     store = FakeStore()
     body = {"run_id": "r5", "tables": ["usage_by_customer_daily"], "customer_id": "cust-a"}
-    result = runner(store, admission=Admission(refuse)).run(request.parse(body))
+    result = runner(store, admission=refuse).run(request.parse(body))
     outcome = result.tables["usage_by_customer_daily"]
     assert outcome.status == "skipped" and "daily_limit_reached" in (outcome.error or "")
-    admit = FakeQuotas(admit=True)
+    admit = FakeAdmission(admit=True)
     body["run_id"] = "r6"
-    result = runner(FakeStore(), admission=Admission(admit)).run(request.parse(body))
+    result = runner(FakeStore(), admission=admit).run(request.parse(body))
     assert result.tables["usage_by_customer_daily"].status == "success"
-    assert admit.finished == [("r6:usage_by_customer_daily", "COMPLETED")]
+    assert admit.finished == [("r6", "usage_by_customer_daily", True)]
 
 
 def test_dry_run_takes_no_lease_and_no_checkpoint() -> None:
@@ -166,3 +182,50 @@ def test_dry_run_takes_no_lease_and_no_checkpoint() -> None:
     result = runner(store).run(request.parse({"run_id": "r7", "dry_run": True}))
     assert {o.status for o in result.tables.values()} == {"dry_run"}
     assert not store.checkpoints
+
+
+def test_failing_validation_fails_the_table_and_skips_its_dependents() -> None:
+    store = FakeStore(failing="platform_events_daily")
+    result = runner(store).run(request.parse({"run_id": "r8", "as_of": "2026-03-20"}))
+    failed = result.tables["platform_events_daily"]
+    assert failed.status == "failed" and "not_null" in (failed.error or "")
+    assert not failed.retryable  # a failed check is permanent: no in-run or delayed retry
+    assert [a.status for a in store.audits if a.table_name == "platform_events_daily"] == ["failed"]
+    roi = result.tables["campaign_roi_daily"]
+    assert roi.status == "skipped" and roi.error == "dependency platform_events_daily failed"
+    assert result.tables["campaign_performance_daily"].status == "success"
+    assert result.status == "failed"
+
+
+def test_shadow_override_writes_the_shadow_table_and_audits_the_diff() -> None:
+    store = FakeStore()
+    store.overriding["uploads_by_customer"] = Override(shadow=True)
+    result = runner(store).run(request.parse({"run_id": "r9", "tables": ["uploads_by_customer"]}))
+    assert result.status == "success"
+    row = next(a for a in store.audits if a.status == "success")
+    assert row.shadow and row.shadow_diff == '{"only_in_live": 0, "only_in_shadow": 0}'
+    assert any("uploads_by_customer__shadow" in s for s in store.statements)
+
+
+def test_disabled_dependency_does_not_block_and_priority_override_reorders() -> None:
+    store = FakeStore()
+    store.overriding["platform_events_daily"] = Override(enabled=False)
+    store.overriding["uploads_by_customer"] = Override(priority=999)
+    result = runner(store).run(request.parse({"run_id": "r10", "concurrency": 1}))
+    assert result.tables["platform_events_daily"].error == "disabled"
+    assert result.order[0] == "uploads_by_customer"
+    assert result.tables["campaign_roi_daily"].status == "success"
+    assert result.status == "success"
+
+
+def test_in_flight_dependency_blocks_dependents_until_it_finishes() -> None:
+    store = FakeStore()
+    body = {"run_id": "r11", "test": {"faults": {"platform_events_daily": {"sleep_s": 0.2}}}}
+    result = runner(store, body).run(request.parse(body))
+    order = result.order
+    assert order.index("campaign_roi_daily") > order.index("platform_events_daily")
+    started_roi = min(a.started_at for a in store.audits if a.table_name == "campaign_roi_daily")
+    finished_platform = max(
+        a.finished_at for a in store.audits if a.table_name == "platform_events_daily"
+    )
+    assert started_roi >= finished_platform
