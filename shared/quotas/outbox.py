@@ -3,7 +3,7 @@
 An admission (or release, heartbeat, lost lease, refusal) writes its usage event as a document
 ``quota_outbox/{event_id}`` in the same atomic batch as the state change, so the record can
 never miss a committed change and the caller is answered without waiting for BigQuery.
-:func:`drain` moves outbox rows into BigQuery (insertAll with the event id as row id; the
+:func:`drain` moves outbox rows into BigQuery (Storage Write API, ``shared.bigquery.writer``; the
 tables are append-only and read deduplicated by that id) and deletes them only once written.
 It runs right after a commit in a background thread of the instance (:func:`drain_soon`) and
 on every lease sweep (Cloud Scheduler, every 5 minutes) as the backstop for an instance that

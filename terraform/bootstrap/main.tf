@@ -13,6 +13,9 @@
 locals {
   deploy_subject = "repo:${var.github_repository}:environment:${var.environment}"
   plan_subject   = "repo:${var.github_repository}:environment:${var.environment}-plan"
+  # prod is planned only from protected refs (main, release tags), although its planner reads
+  # metadata only: a branch push cannot even list prod's configuration.
+  plan_ref_condition = var.environment == "prod" ? " && (assertion.ref == 'refs/heads/main' || assertion.ref.startsWith('refs/tags/v'))" : ""
 
   # The admin role of each resource family the main configuration manages. Never owner/editor,
   # never unconditioned projectIamAdmin, never workloadIdentityPoolAdmin (the pool is here).
@@ -98,7 +101,7 @@ resource "google_iam_workload_identity_pool_provider" "github" {
   # ("<env>" deploys, "<env>-plan" plans). GitHub puts the environment in the subject claim
   # when a job declares `environment:`; the environment's protection rules (deployment
   # branches/tags, reviewers) decide which refs may deploy.
-  attribute_condition = "assertion.sub == 'repo:${var.github_repository}:environment:${var.environment}' || assertion.sub == 'repo:${var.github_repository}:environment:${var.environment}-plan'"
+  attribute_condition = "assertion.sub == 'repo:${var.github_repository}:environment:${var.environment}' || (assertion.sub == 'repo:${var.github_repository}:environment:${var.environment}-plan'${local.plan_ref_condition})"
   oidc {
     issuer_uri = "https://token.actions.githubusercontent.com"
   }

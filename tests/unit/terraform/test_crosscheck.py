@@ -472,6 +472,24 @@ def test_wif_condition_pins_repository_and_environment() -> None:
     )
 
 
+def test_prod_is_planned_from_protected_refs_only(tmp_path: Path) -> None:
+    provider = cc.resources(cc.parse_terraform(), "google_iam_workload_identity_pool_provider")[
+        "github"
+    ]
+    assert "${local.plan_ref_condition})" in str(provider["attribute_condition"])
+    values = {}
+    for env in ("prod", "dev"):
+        values[env] = ex.console(
+            {"c": "local.plan_ref_condition"},
+            tmp_path / env,
+            cc.TERRAFORM / "bootstrap",
+            cc.REPO / "shared",
+            f'project_id = "acme-{env}-42"\nenvironment = "{env}"\ngithub_repository = "a/b"\n',
+        )["c"]
+    assert "assertion.ref == 'refs/heads/main'" in values["prod"]
+    assert values["dev"] == ""
+
+
 def test_function_source_archive_contains_function_and_shared() -> None:
     text = (cc.TERRAFORM / "modules/function/main.tf").read_text()
     assert 'fileset(var.source_dir, "**")' in text and 'fileset(var.shared_dir, "**")' in text
