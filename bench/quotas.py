@@ -21,7 +21,7 @@ from devstack.stack import REPO, LocalStack
 CALLERS = 64
 CUSTOMERS = 16
 NEW_CALLS = 1024  # per shape
-BASE_CALLS = 64  # per shape (the MERGE path is slow)
+BASE_CALLS = 32  # per shape (the MERGE path is slow)
 SPREAD_DAILY = 48  # per customer: 1024 calls over 16 customers ask 64 each -> 16 refused each
 HOT_DAILY = 600  # one customer: 1024 calls -> 424 refused
 

@@ -3,10 +3,13 @@ serial (concurrency=1), measured in the same run on the same emulators, twice:
 
 - ``raw``: straight to the local BigQuery emulator. Every job runs on this machine's 2 shared
   cores, so concurrent statements mostly queue for the same CPU (not how BigQuery behaves);
-- ``job latency``: through :class:`devstack.http_proxy.FaultyProxy` adding a fixed
-  ``JOB_LATENCY_S`` to every BigQuery job request (jobs.insert / jobs.query), as real BigQuery
-  spends a job's time on Google's servers. Every statement of the run pays it (refresh
-  statements, leases, checkpoints, checks, resume lookups) in both modes.
+- ``job latency``: through :class:`devstack.http_proxy.FaultyProxy` adding a fixed latency
+  (each of ``JOB_LATENCIES_S``) to every BigQuery job request (jobs.insert / jobs.query), as
+  real BigQuery spends a job's time on Google's servers (a MERGE or DML job takes seconds
+  there). Every statement of the run pays it (refresh statements, leases, checkpoints, checks,
+  resume lookups) in both modes. The emulator's own CPU time per job stays on top of it: on
+  a loaded 2-core machine that part does not overlap, so the smaller the latency, the more the
+  ratio measures the emulator rather than the orchestrator.
 
 The run covers two independent branches: (campaign_performance_daily, platform_events_daily
 -> campaign_roi_daily) and usage_by_customer_daily. Goal: ratio <= 0.6 with job latency.
@@ -20,7 +23,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-JOB_LATENCY_S = 0.5
+JOB_LATENCIES_S = (0.5, 1.5)
 AS_OF = date(2026, 3, 20)
 TABLES = ["campaign_roi_daily", "usage_by_customer_daily"]
 
@@ -63,10 +66,10 @@ def _run(endpoint: str, project: str, concurrency: int) -> float:
     return elapsed
 
 
-def _pair(endpoint: str, project: str) -> tuple[float, float]:
-    """(serial, parallel) wall seconds, interleaved twice; the faster of each."""
+def _pair(endpoint: str, project: str, repeat: int = 2) -> tuple[float, float]:
+    """(serial, parallel) wall seconds, interleaved ``repeat`` times; the faster of each."""
     serial, parallel = [], []
-    for _ in range(2):
+    for _ in range(repeat):
         serial.append(_run(endpoint, project, 1))
         parallel.append(_run(endpoint, project, 4))
     return min(serial), min(parallel)
@@ -82,25 +85,29 @@ def run() -> list[dict[str, Any]]:
         endpoint = stack.env["BIGQUERY_EMULATOR_HOST"]
         _run(endpoint, stack.project, 4)  # warm-up: sync, first MERGEs
         raw_serial, raw_parallel = _pair(endpoint, stack.project)
-        with FaultyProxy(endpoint, match="/nothing", job_latency_s=JOB_LATENCY_S) as proxy:
-            slow_serial, slow_parallel = _pair(proxy.url, stack.project)
-    return [
-        {
-            "name": "refresh run, 2 independent branches, raw emulator (wall s)",
-            "value": raw_parallel,
-            "unit": "s",
-            "baseline": raw_serial,
-            "ratio": raw_parallel / raw_serial,
-        },
-        {
-            "name": f"refresh run, 2 independent branches, {JOB_LATENCY_S}s job latency (wall s)",
-            "value": slow_parallel,
-            "unit": "s",
-            "baseline": slow_serial,
-            "ratio": slow_parallel / slow_serial,
-            "goal": "ratio <= 0.6",
-        },
-    ]
+        figures = [
+            {
+                "name": "refresh run, 2 independent branches, raw emulator (wall s)",
+                "value": raw_parallel,
+                "unit": "s",
+                "baseline": raw_serial,
+                "ratio": raw_parallel / raw_serial,
+            }
+        ]
+        for latency in JOB_LATENCIES_S:
+            with FaultyProxy(endpoint, match="/nothing", job_latency_s=latency) as proxy:
+                serial, parallel = _pair(proxy.url, stack.project, repeat=1)
+            figures.append(
+                {
+                    "name": f"refresh run, 2 independent branches, {latency}s job latency (wall s)",
+                    "value": parallel,
+                    "unit": "s",
+                    "baseline": serial,
+                    "ratio": parallel / serial,
+                    "goal": "ratio <= 0.6",
+                }
+            )
+    return figures
 
 
 if __name__ == "__main__":

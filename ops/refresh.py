@@ -217,3 +217,12 @@ def history(
         "error",
     ]
     state.emit(data, lambda: table(data["runs"], cols))
+
+
+def _register_cutover() -> None:
+    from ops.refresh_cutover import cutover
+
+    refresh.add_command(cutover)
+
+
+_register_cutover()

@@ -86,7 +86,10 @@ def run(stack: LocalStack, report: Report) -> None:
     def alerts_landed() -> list[dict[str, Any]] | None:
         rows = stack.query(
             f"SELECT customer_id, metric, threshold, period, used, limit_value, published_at "
-            f"FROM {log} WHERE customer_id IN UNNEST(@c) ORDER BY customer_id, threshold DESC",
+            f"FROM {log} WHERE customer_id IN UNNEST(@c) "
+            # append-only, drained at least once: read deduplicated by alert_id
+            "QUALIFY ROW_NUMBER() OVER (PARTITION BY alert_id ORDER BY published_at) = 1 "
+            "ORDER BY customer_id, threshold DESC",
             {"c": list(names.values())},
         )
         published = [r for r in rows if r["published_at"] is not None]

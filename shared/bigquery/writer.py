@@ -14,8 +14,8 @@ How a write goes:
    outside requests). The oldest waiting caller is the leader: it waits up to ``max_wait_s``
    for others to add their rows (or until ``max_rows`` / ``max_bytes``), takes the batch, sends
    ONE append and hands leadership on at once, so the next batch is sent while this one is in
-   flight (at most ``max_inflight`` appends per table; round trips overlap). Then it waits for
-   its own append's answer and finishes every caller of its batch.
+   flight (at most ``max_inflight`` appends per table, 2 by default; round trips overlap).
+   Then it waits for its own append's answer and finishes every caller of its batch.
 3. BigQuery rejects a request with an invalid row whole and names the rows (``row_errors``):
    those rows become permanent errors of their callers; the good rows are sent again and land.
 4. Other errors are classified (:func:`shared.bigquery.errors.classify`). Transient ones (the
@@ -260,7 +260,7 @@ class StorageWriter:
         max_rows: int = 500,
         max_bytes: int = MAX_REQUEST_BYTES,
         max_wait_s: float = 0.01,
-        max_inflight: int = 4,
+        max_inflight: int = 2,
         deadline_s: float = DEFAULT_DEADLINE_S,
         retry: RetryPolicy = APPEND_RETRY,
         clock: Callable[[], float] = time.monotonic,

@@ -8,9 +8,10 @@ claim their marker with a ``create()``: the one caller whose create succeeds own
 
 After the commit the owner publishes the alert on ``quota-alerts``, logs it with
 ``event="quota_alert"`` (the log-based metric in terraform/monitoring.tf counts these lines),
-writes its ``quota_alert_log`` row (row id = alert id, deduplicated at read) and marks the
-marker published. A crash before that leaves ``published=False``; the sweep publishes it again
-with the same ``alert_id`` attribute, so subscribers can drop the duplicate of that rare case.
+queues its ``quota_alert_log`` row in the outbox (deduplicated at read by alert id) and marks
+the marker published, in one batch. A crash before that leaves ``published=False``; the sweep
+publishes it again with the same ``alert_id`` attribute, so subscribers can drop the duplicate
+of that rare case.
 """
 
 from __future__ import annotations
@@ -119,27 +120,28 @@ def publish(alert: Alert) -> None:
         threshold=alert.threshold,
     ).result(timeout=60)
     now = datetime.now(UTC)
-    outbox.write_now(
-        outbox.ALERT_LOG,
-        [
-            {
-                "alert_id": alert.alert_id,
-                "customer_id": alert.customer,
-                "plan": alert.plan,
-                "metric": alert.metric,
-                "threshold": alert.threshold,
-                "period": alert.period,
-                "used": alert.used,
-                "limit_value": alert.limit,
-                "percent": alert.percent,
-                "payload": payload,
-                "created_at": now.isoformat(),
-                "published_at": now.isoformat(),
-            }
-        ],
-        key="alert_id",
-    )
-    store.alert_ref(alert.alert_id).update({"published": True, "published_at": now})
+    row = {
+        "alert_id": alert.alert_id,
+        "customer_id": alert.customer,
+        "plan": alert.plan,
+        "metric": alert.metric,
+        "threshold": alert.threshold,
+        "period": alert.period,
+        "used": alert.used,
+        "limit_value": alert.limit,
+        "percent": alert.percent,
+        "payload": payload,
+        "created_at": now.isoformat(),
+        "published_at": now.isoformat(),
+    }
+    # the log row and the published flag in one batch; the row reaches BigQuery with the
+    # next outbox drain (no BigQuery round trip on the admission path)
+    db = clients.firestore()
+    batch = db.batch()
+    batch.set(store.outbox_ref(f"alert-{alert.alert_id}"), outbox.entry(outbox.ALERT_LOG, row))
+    batch.update(store.alert_ref(alert.alert_id), {"published": True, "published_at": now})
+    batch.commit()
+    outbox.drain_soon()
 
 
 def republish_unpublished(older_than_s: int = 60) -> int:

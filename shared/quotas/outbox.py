@@ -3,7 +3,7 @@
 An admission (or release, heartbeat, lost lease, refusal) writes its usage event as a document
 ``quota_outbox/{event_id}`` in the same atomic batch as the state change, so the record can
 never miss a committed change and the caller is answered without waiting for BigQuery.
-:func:`drain` moves outbox rows into BigQuery (insertAll with the event id as row id; the
+:func:`drain` moves outbox rows into BigQuery (Storage Write API, ``shared.bigquery.writer``; the
 tables are append-only and read deduplicated by that id) and deletes them only once written.
 It runs right after a commit in a background thread of the instance (:func:`drain_soon`) and
 on every lease sweep (Cloud Scheduler, every 5 minutes) as the backstop for an instance that
@@ -16,7 +16,7 @@ import logging
 import threading
 import time
 from collections import defaultdict
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from shared import clients
@@ -35,8 +35,39 @@ _drain_lock = threading.Lock()
 _drain_wanted = threading.Event()
 
 
+CLAIM_S = 120
+"""A drainer owns the rows it claimed for this long (then another may take them over)."""
+_UNCLAIMED = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def entry(table: str, row: dict[str, Any]) -> dict[str, Any]:
-    return {"table": table, "row": row, "created_at": datetime.now(UTC)}
+    return {
+        "table": table,
+        "row": row,
+        "created_at": datetime.now(UTC),
+        "claimed_until": _UNCLAIMED,
+    }
+
+
+def _claim(snaps: list[Any]) -> bool:
+    """Claim a page for this drainer: one batch of precondition updates, so two drainers
+    (instances, the sweep) never write the same rows twice; False when another was first."""
+    from google.api_core import exceptions as gexc
+
+    db = clients.firestore()
+    batch = db.batch()
+    until = datetime.now(UTC) + timedelta(seconds=CLAIM_S)
+    for snap in snaps:
+        batch.update(
+            snap.reference,
+            {"claimed_until": until},
+            option=db.write_option(last_update_time=snap.update_time),
+        )
+    try:
+        batch.commit()
+    except (gexc.FailedPrecondition, gexc.NotFound, gexc.Aborted, gexc.Conflict):
+        return False
+    return True
 
 
 def _table(name: str) -> str:
@@ -51,13 +82,22 @@ def write_now(table: str, rows: list[dict[str, Any]], *, key: str) -> None:
 
 
 def drain(limit: int = 10 * DRAIN_PAGE) -> int:
-    """Write pending outbox rows to BigQuery, then delete them; returns rows written."""
+    """Claim pending outbox rows, write them to BigQuery, then delete them; returns rows
+    written. A drainer that dies after its claim leaves the rows to the next drain after
+    :data:`CLAIM_S` (written at least once; the tables are read deduplicated)."""
+    from google.cloud.firestore_v1.base_query import FieldFilter
+
     written = 0
     collection = store.outbox_ref("x").parent
-    while written < limit:
-        snaps = list(collection.limit(DRAIN_PAGE).stream())
+    contended = 0
+    while written < limit and contended < 3:
+        due = FieldFilter("claimed_until", "<=", datetime.now(UTC))
+        snaps = list(collection.where(filter=due).limit(DRAIN_PAGE).stream())
         if not snaps:
             break
+        if not _claim(snaps):  # another drainer took (part of) this page: look again
+            contended += 1
+            continue
         by_table: dict[str, list[Any]] = defaultdict(list)
         for snap in snaps:
             by_table[str((snap.to_dict() or {}).get("table"))].append(snap)

@@ -12,11 +12,13 @@ fails within seconds and Pub/Sub redelivers, instead of the push timing out.
 
 from __future__ import annotations
 
+import concurrent.futures
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol
 
 from shared.bigquery.writer import Row, table_writer
+from shared.errors import PermanentError
 from shared.settings import area_settings
 from shared.webhooks.settings import SinkSettings
 
@@ -45,6 +47,7 @@ class WebhookSink:
         self._make_writer = make_writer or self._storage_writer
         self._writers: dict[str, Writer] = {}
         self._lock = threading.Lock()
+        self._executor: concurrent.futures.ThreadPoolExecutor | None = None
 
     def _storage_writer(self, table: str) -> Writer:
         return table_writer(
@@ -66,10 +69,38 @@ class WebhookSink:
         return writer
 
     def write(self, rows_by_table: Mapping[str, Sequence[Row]]) -> None:
-        """Write each table's rows (in the given order); raise if any write failed."""
-        for table, rows in rows_by_table.items():
-            if rows:
+        """Write every table's rows at once (one round trip per request, not one per table);
+        return when all are acknowledged. If several fail, a transient error wins over a
+        permanent one, so the event is redelivered rather than dead-lettered half-written."""
+        writes = [(t, rows) for t, rows in rows_by_table.items() if rows]
+        if len(writes) <= 1:
+            for table, rows in writes:
                 self.writer(table).write(rows)
+            return
+        *others, (last_table, last_rows) = writes
+        futures = [self._pool().submit(self.writer(t).write, rows) for t, rows in others]
+        errors: list[BaseException] = []
+        try:
+            self.writer(last_table).write(last_rows)
+        except Exception as exc:
+            errors.append(exc)
+        for future in futures:
+            error = future.exception()
+            if error is not None:
+                errors.append(error)
+        if errors:
+            transient = [e for e in errors if not isinstance(e, PermanentError)]
+            raise (transient or errors)[0]
+
+    def _pool(self) -> concurrent.futures.ThreadPoolExecutor:
+        # helpers only wait for their own append (never on queued work): no deadlock
+        if self._executor is None:
+            with self._lock:
+                if self._executor is None:
+                    self._executor = concurrent.futures.ThreadPoolExecutor(
+                        64, thread_name_prefix="webhooks-sink"
+                    )
+        return self._executor
 
     def stats(self) -> dict[str, dict[str, int]]:
         return {

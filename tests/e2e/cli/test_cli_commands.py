@@ -252,3 +252,28 @@ def test_warehouse_audit_lists_the_manifest(stack: LocalStack) -> None:
     assert declared <= names
     assert audit["project"] == stack.project
     assert "customer_profiles" in plumb("warehouse", "audit", "--dataset", "customers").output
+
+
+def test_refresh_cutover_demote_guard_promote(stack: LocalStack) -> None:
+    table = "uploads_by_customer"
+    assert plumb_json("refresh", "trigger", "--table", table, "--wait", "--timeout", "240")["ok"]
+    demoted = plumb_json("refresh", "cutover", "demote", table, "--reason", "new SQL")
+    assert demoted["mode"] == "shadow" and demoted["action"] == "demote"
+    status = plumb_json("refresh", "cutover", "status", table, "--min-clean-runs", "2")
+    assert status["mode"] == "shadow" and status["promotable"] is False
+    assert "0 shadow runs since the last cut-over, 2 needed" in status["problems"]
+    refused = plumb("refresh", "cutover", "promote", table, "--min-clean-runs", "2", ok=False)
+    assert refused.exit_code == 1 and "promote refused" in refused.output
+    for _ in range(2):
+        run = plumb_json("refresh", "trigger", "--table", table, "--wait", "--timeout", "240")
+        assert run["ok"], run
+    status = plumb_json("refresh", "cutover", "status", table, "--min-clean-runs", "2")
+    assert status["promotable"] is True, status
+    promoted = plumb_json(
+        "refresh", "cutover", "promote", table, "--min-clean-runs", "2", "--reason", "2 clean"
+    )
+    assert promoted["mode"] == "live" and promoted["clean_runs"] == 2
+    again = plumb("refresh", "cutover", "promote", table, ok=False)
+    assert again.exit_code == 1 and "already live" in again.output
+    unknown = plumb("refresh", "cutover", "status", "no_such_table", ok=False)
+    assert unknown.exit_code == 2 and "unknown table" in unknown.output

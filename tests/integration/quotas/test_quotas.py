@@ -287,6 +287,7 @@ def test_unpublished_alert_is_published_by_the_sweep(stack: LocalStack) -> None:
     store.alert_ref(alert.alert_id).update({"created_at": datetime.now(UTC) - timedelta(hours=1)})
     assert alerts.republish_unpublished() >= 1
     assert (store.alert_ref(alert.alert_id).get().to_dict() or {})["published"] is True
+    outbox.drain()
     rows = stack.query(
         f"SELECT COUNT(*) AS n FROM `{stack.project}.customers.quota_alert_log` "
         "WHERE alert_id = @a",

@@ -79,6 +79,7 @@ def test_trial_ending_alert_once(stack: LocalStack) -> None:
     ]
     assert len(marker_ids) == 1
     assert sweeps.trial_alerts() == 0  # every trial ending soon already has its marker
+    outbox.drain()
     rows = stack.query(
         f"SELECT threshold, period FROM `{stack.project}.customers.quota_alert_log` "
         "WHERE customer_id = @c",

@@ -79,7 +79,10 @@ class FakeStore:
             self.statements.append(sql)
         if "AS bad" in sql:
             bad = bool(self.failing) and f".{self.failing}`" in sql
-            return [{"n": 3 if bad else 0, "bad": bad}], QueryStats(10, 0)
+            checks = sql.count(" AS i,")
+            return [{"i": i, "n": 3 if bad else 0, "bad": bad} for i in range(checks)], QueryStats(
+                10, 0
+            )
         if "only_in_shadow" in sql:
             return [{"only_in_shadow": 0, "only_in_live": 0}], QueryStats(10, 0)
         return [], QueryStats(10, 3)

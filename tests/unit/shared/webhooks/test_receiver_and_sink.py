@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from shared.bigquery.writer import StorageWriter
-from shared.errors import TransientError
+from shared.errors import PermanentError, TransientError
 from shared.retry import RetryPolicy
 from shared.webhooks.settings import SinkSettings
 from shared.webhooks.sink import WebhookSink
@@ -77,3 +77,35 @@ def test_failed_batch_fails_its_requests() -> None:
     sink = WebhookSink(FakeAppend(fail=True).writer, config=SinkSettings())
     with pytest.raises(TransientError):
         sink.write({"platform_events": [("p", {"i": 1})]})
+
+
+class _Fixed:
+    def __init__(
+        self, errors: dict[str, BaseException | None], seen: list[str], table: str
+    ) -> None:
+        self.errors, self.seen, self.table = errors, seen, table
+
+    def write(self, rows: Any) -> None:
+        self.seen.append(self.table)
+        error = self.errors[self.table]
+        if error is not None:
+            raise error
+
+
+def test_tables_are_written_together_and_a_transient_failure_wins() -> None:
+    seen: list[str] = []
+    errors: dict[str, BaseException | None] = {
+        "integration_raw_data": TransientError("down"),
+        "platform_events": PermanentError("rows_rejected", "bad"),
+    }
+    sink = WebhookSink(lambda t: _Fixed(errors, seen, t), config=SinkSettings())
+    rows: dict[str, list[tuple[str, dict[str, Any]]]] = {
+        "integration_raw_data": [("r", {})],
+        "platform_events": [("p", {})],
+    }
+    with pytest.raises(TransientError):  # redelivered, never dead-lettered half-written
+        sink.write(rows)
+    assert sorted(seen) == ["integration_raw_data", "platform_events"]
+    errors["integration_raw_data"] = None
+    with pytest.raises(PermanentError):
+        sink.write(rows)
