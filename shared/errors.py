@@ -50,15 +50,21 @@ _TRANSIENT_MESSAGES = ("could not serialize access", "concurrent update", "rate 
 def is_transient(exc: BaseException) -> bool:
     """True when ``exc`` is worth retrying: our own TransientError or a flaky dependency.
 
-    Google API exceptions are matched by class name so this module never imports
+    A Google API answer carrying structured reasons (``errors[].reason``) is decided by them
+    (:func:`shared.bigquery.errors.is_transient`, as python-bigquery's retry predicate does).
+    Otherwise Google API exceptions are matched by class name so this module never imports
     ``google.api_core`` itself (it is already loaded whenever such an exception exists).
     """
-    if isinstance(exc, TransientError):
-        return True
-    if isinstance(exc, PermanentError):
-        return False
+    if isinstance(exc, TransientError | PermanentError):
+        return isinstance(exc, TransientError)
     if isinstance(exc, ConnectionError | TimeoutError):
         return True
+    if getattr(exc, "errors", None):  # a Google API answer with structured reasons: they decide
+        from shared.bigquery.errors import is_transient as by_reason
+        from shared.bigquery.errors import reason_of
+
+        if reason_of(exc) is not None:
+            return by_reason(exc)
     names = {cls.__name__ for cls in type(exc).__mro__}
     if names.intersection(_TRANSIENT_API_ERRORS):
         return True

@@ -49,3 +49,19 @@ def test_configuration_errors_share_the_root_and_stay_value_errors() -> None:
         assert issubclass(cls, PipelineError)
         assert issubclass(cls, ValueError)  # callers that caught ValueError still do
         assert not is_transient(cls("bad"))
+
+
+def test_structured_reasons_decide_before_class_names() -> None:
+    from google.api_core import exceptions as gexc
+
+    from shared.errors import is_transient
+
+    limited = gexc.Forbidden("slow down", errors=[{"reason": "rateLimitExceeded"}])
+    assert is_transient(limited)  # a 403 whose reason says retry
+    invalid = gexc.InternalServerError("bad", errors=[{"reason": "invalid"}])
+    assert not is_transient(invalid)  # a 500 whose reason says the input is wrong
+    conflict = gexc.BadRequest(
+        "Could not serialize access to table p.d.t due to concurrent update",
+        errors=[{"reason": "invalidQuery"}],
+    )
+    assert is_transient(conflict)
