@@ -7,18 +7,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from shared import bigquery
-from shared.resources import manifest, table_id
+from shared.resources import manifest
 from shared.settings import get_settings
 
 
 def t(name: str) -> str:
     """Backticked fully qualified id of a manifest table or view."""
-    m = manifest()
-    try:
-        dataset = m.table(name)["dataset"]
-    except KeyError:
-        dataset = m.view(name)["dataset"]
-    return f"`{table_id(get_settings().project_id, dataset, name)}`"
+    return f"`{manifest().relation_id(get_settings().project_id, name)}`"
 
 
 def query(sql: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:

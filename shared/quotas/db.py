@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from shared import bigquery
-from shared.resources import manifest, table_id
+from shared.resources import manifest
 from shared.settings import get_settings
 
 # Real BigQuery aborts concurrent mutations of one table ("Could not serialize access ...");
@@ -27,12 +27,7 @@ _counter_lock = threading.Lock()
 
 def table(name: str) -> str:
     """Backticked fully qualified id of a manifest table or view."""
-    m = manifest()
-    try:
-        dataset = m.table(name)["dataset"]
-    except KeyError:
-        dataset = m.view(name)["dataset"]
-    return f"`{table_id(get_settings().project_id, dataset, name)}`"
+    return f"`{manifest().relation_id(get_settings().project_id, name)}`"
 
 
 def _on_retry(_attempt: int, _exc: BaseException, _delay: float) -> None:

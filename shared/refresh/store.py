@@ -25,7 +25,7 @@ from shared.refresh.ports import (
     QueryStats,
     Row,
 )
-from shared.resources import manifest, table_id
+from shared.resources import manifest
 
 if TYPE_CHECKING:
     from google.cloud import bigquery
@@ -35,12 +35,7 @@ if TYPE_CHECKING:
 
 def fq(project: str, name: str) -> str:
     """Fully qualified id of a manifest table or view (validated identifiers)."""
-    m = manifest()
-    try:
-        dataset = m.table(name)["dataset"]
-    except KeyError:
-        dataset = m.view(name)["dataset"]
-    return table_id(project, str(dataset), name)
+    return manifest().relation_id(project, name)
 
 
 class Store:

@@ -64,6 +64,14 @@ class Manifest:
     def view(self, name: str) -> dict[str, Any]:
         return self._by("views", "name", name)
 
+    def relation_id(self, project: str, name: str) -> str:
+        """Fully qualified id of a manifest table or view (validated identifiers)."""
+        try:
+            dataset = self.table(name)["dataset"]
+        except KeyError:
+            dataset = self.view(name)["dataset"]
+        return table_id(project, str(dataset), name)
+
     def topic(self, name: str) -> dict[str, Any]:
         return self._by("topics", "name", name)
 
