@@ -2,8 +2,9 @@
 
 The backfill writes the same deterministic row per object generation as the function, so a
 second run (after an interruption, or beside the live function) changes nothing in
-``media_files_current``: resuming is running it again (it walks the bucket again from the start;
-rows already written are not duplicated, and the final verification covers the whole prefix).
+``media_files_current``. To resume without walking the bucket again, pass the last
+``checkpoint`` it reported as ``--resume-after`` (``--json`` reports it as ``checkpoint``):
+objects are listed in name order and the verification then covers the objects after it.
 """
 
 from __future__ import annotations
@@ -31,13 +32,16 @@ def bucket_name(state: State, bucket: str) -> str:
         return bucket
 
 
-def count_objects(bucket: str, prefix: str) -> int:
+def count_objects(bucket: str, prefix: str, after: str = "") -> int:
     from shared import clients
 
     blobs = clients.storage().list_blobs(
-        bucket, prefix=prefix or None, fields="items(name),nextPageToken"
+        bucket,
+        prefix=prefix or None,
+        start_offset=after or None,
+        fields="items(name),nextPageToken",
     )
-    return sum(1 for _ in blobs)
+    return sum(1 for blob in blobs if blob.name > after)
 
 
 @click.group()
@@ -48,6 +52,9 @@ def uploads() -> None:
 @uploads.command("backfill")
 @click.option("--bucket", required=True, help="Bucket name or manifest key (e.g. uploads).")
 @click.option("--prefix", default="", help="Only objects under this prefix.")
+@click.option(
+    "--resume-after", default="", help="Start after this object (a checkpoint of an earlier run)."
+)
 @click.option("--dry-run", is_flag=True, help="Judge and count, write nothing.")
 @click.option(
     "--batch", type=click.IntRange(1, 500), default=500, show_default=True, help="Rows per write."
@@ -55,13 +62,15 @@ def uploads() -> None:
 @json_option
 @click.pass_obj
 @translate_errors
-def backfill(state: State, bucket: str, prefix: str, dry_run: bool, batch: int) -> None:
+def backfill(  # noqa: PLR0917
+    state: State, bucket: str, prefix: str, resume_after: str, dry_run: bool, batch: int
+) -> None:
     """Write the rows the uploads function would have written for existing objects, then
     verify the live objects against media_files_current (exit 1 on mismatch)."""
     from shared.uploads import backfill as lib
 
     name = bucket_name(state, bucket)
-    total = count_objects(name, prefix)
+    total = count_objects(name, prefix, resume_after)
     report = io.StringIO()
     with progress.bar(total, f"gs://{name}/{prefix}", quiet=state.json) as bar:
 
@@ -80,12 +89,16 @@ def backfill(state: State, bucket: str, prefix: str, dry_run: bool, batch: int) 
             batch_size=batch,
             out=report,
             progress=_Bar(out=io.StringIO()),
+            resume_after=resume_after,
         )
     lines = [line for line in report.getvalue().splitlines() if line]
+    checkpoints = [line.split(": ", 1)[1] for line in lines if line.startswith("checkpoint: ")]
     data: dict[str, Any] = {
         "bucket": name,
         "prefix": prefix,
         "objects": total,
+        "resume_after": resume_after,
+        "checkpoint": checkpoints[-1] if checkpoints else resume_after,
         "dry_run": dry_run,
         "ok": code == 0,
         "report": lines,

@@ -2,7 +2,8 @@
 
 Usage::
 
-    python -m shared.uploads.backfill --bucket BUCKET [--prefix P] [--dry-run] [--batch 500]
+    python -m shared.uploads.backfill --bucket BUCKET [--prefix P] [--resume-after NAME]
+        [--dry-run] [--batch 500]
 
 Each object's current generation goes through the same judge and row builder as the
 function, with the same deterministic row key, so running it twice (or alongside the
@@ -89,14 +90,15 @@ class Progress:
         self.out.flush()
 
 
-def count_current(bucket: str, prefix: str) -> int:
+def count_current(bucket: str, prefix: str, after: str = "") -> int:
     from shared import bigquery
 
     dataset = manifest().view("media_files_current")["dataset"]
     view = table_id(get_settings().project_id, dataset, "media_files_current")
     found = bigquery.query(
-        f"SELECT COUNT(*) AS n FROM `{view}` WHERE bucket = @bucket AND STARTS_WITH(name, @prefix)",
-        {"bucket": bucket, "prefix": prefix},
+        f"SELECT COUNT(*) AS n FROM `{view}` WHERE bucket = @bucket"
+        " AND STARTS_WITH(name, @prefix) AND name > @after",
+        {"bucket": bucket, "prefix": prefix, "after": after},
     )
     return int(found[0]["n"])
 
@@ -110,8 +112,15 @@ def run(
     out: TextIO = sys.stdout,
     progress: Progress | None = None,
     write: Callable[[list[Row]], None] | None = None,
+    resume_after: str = "",
 ) -> int:
-    """Backfill and verify; returns the exit code (0 when the counts match)."""
+    """Backfill and verify; returns the exit code (0 when the counts match).
+
+    Objects are listed in name order; after each written batch a ``checkpoint: NAME`` line
+    names the last object written. ``resume_after=NAME`` starts the listing after that object
+    (an interrupted run resumes where its last checkpoint was), and the verification then
+    covers the objects after it.
+    """
     progress = progress or Progress()
     statuses: Counter[str] = Counter()
     listed = 0
@@ -120,7 +129,12 @@ def run(
 
     def generate() -> Iterator[Row]:
         nonlocal listed
-        for blob in clients.storage().list_blobs(bucket, prefix=prefix or None):
+        blobs = clients.storage().list_blobs(
+            bucket, prefix=prefix or None, start_offset=resume_after or None
+        )
+        for blob in blobs:
+            if blob.name <= resume_after:  # start_offset is inclusive
+                continue
             listed += 1
             row = row_for(dict(blob._properties))
             statuses[row[1]["status"]] += 1
@@ -130,13 +144,14 @@ def run(
     for batch in batched(generate(), batch_size):
         if not dry_run:
             do_write(batch)
+            out.write(f"checkpoint: {batch[-1][1]['name']}\n")
     progress.show(end="\n")
     summary = ", ".join(f"{k}={v}" for k, v in sorted(statuses.items())) or "nothing"
     action = "would write" if dry_run else "wrote"
     out.write(f"{listed} objects listed in gs://{bucket}/{prefix}; {action} rows: {summary}\n")
     if dry_run:
         return 0
-    current = count_current(bucket, prefix)
+    current = count_current(bucket, prefix, resume_after)
     # vanished objects (deleted while listing) are not live: they must not be counted
     expected = listed - statuses[rows.DELETED]
     verdict = "OK" if current == expected else "MISMATCH"
@@ -152,10 +167,19 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--bucket", required=True, help="bucket name (not the manifest key)")
     parser.add_argument("--prefix", default="", help="only objects under this prefix")
+    parser.add_argument(
+        "--resume-after", default="", help="start after this object (the last checkpoint)"
+    )
     parser.add_argument("--dry-run", action="store_true", help="judge and count, write nothing")
     parser.add_argument("--batch", type=int, default=500, help="rows per insertAll (max 500)")
     args = parser.parse_args(argv)
-    return run(args.bucket, args.prefix, dry_run=args.dry_run, batch_size=min(args.batch, 500))
+    return run(
+        args.bucket,
+        args.prefix,
+        dry_run=args.dry_run,
+        batch_size=min(args.batch, 500),
+        resume_after=args.resume_after,
+    )
 
 
 if __name__ == "__main__":

@@ -163,7 +163,14 @@ def test_uploads_backfill_dry_run_then_write_and_verify(stack: LocalStack) -> No
     done = plumb_json("uploads", "backfill", "--bucket", bucket, "--batch", "2")
     assert done["ok"] is True
     assert any("OK" in line for line in done["report"])
-    # running it again (a resume after an interruption) changes nothing
+    assert done["checkpoint"] == "cust-1/rec-2/documents/f2.pdf"
+    # resuming after the first object lists and verifies only the two after it
+    resumed = plumb_json(
+        "uploads", "backfill", "--bucket", bucket, "--resume-after", "cust-1/rec-0/documents/f0.pdf"
+    )
+    assert resumed["objects"] == 2 and resumed["ok"] is True
+    assert any("2 live objects, 2 rows" in line for line in resumed["report"])
+    # running it again from the start changes nothing
     assert plumb_json("uploads", "backfill", "--bucket", bucket)["ok"] is True
     current = stack.query(
         "SELECT COUNT(*) AS n FROM `demo-local.warehouse.media_files_current` WHERE bucket = @b",
