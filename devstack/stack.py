@@ -54,6 +54,8 @@ FIRESTORE_LAUNCHER = Path(
     )
 )
 BIGQUERY_EMULATOR = REPO / ".emulators" / "bigquery" / "bin" / "local-bigquery"
+# local-bigquery started through our launcher (a Write API server with room for every stream)
+BIGQUERY_LAUNCHER = REPO / "devstack" / "bigquery_emulator.py"
 TASKS_PYTHON = REPO / ".emulators" / "tasks" / "bin" / "python"
 TASKS_LOCATION = "us-central1"
 NOTIFICATION_TOPIC = "gcs-notifications"
@@ -270,7 +272,8 @@ class LocalStack:
         bigquery = self._spawn(
             "bigquery-emulator",
             [
-                str(BIGQUERY_EMULATOR),
+                str(BIGQUERY_EMULATOR.with_name("python")),
+                str(BIGQUERY_LAUNCHER),
                 "--host",
                 "127.0.0.1",
                 "--port",
