@@ -315,7 +315,13 @@ class TableRefresh:
             return None
         live = self.ctx.target(self.d, False)
         columns = [c for c in statements.columns if c != "refreshed_at"]
-        rows, _ = self.ctx.store.query(sql.diff_sql(live, statements.target, columns))
+        stats = statements.stats
+        if self.d.incremental and stats.first is not None and stats.last is not None:
+            text = sql.diff_sql(live, statements.target, columns, self.d.partition_field)
+            params: Params = {"start_date": stats.first, "end_date": stats.last}
+        else:
+            text, params = sql.diff_sql(live, statements.target, columns), {}
+        rows, _ = self.ctx.store.query(text, params)
         counts = rows[0] if rows else {}
         return json.dumps({k: int(str(v or 0)) for k, v in counts.items()}, sort_keys=True)
 

@@ -49,12 +49,18 @@ def append_sql(target: str, columns: list[str], source: str) -> str:
     return f"INSERT INTO `{target}` ({cols})\nSELECT {cols} FROM ({source})"
 
 
-def diff_sql(live: str, shadow: str, columns: list[str]) -> str:
-    """Rows (on the compared columns) in one table and not the other."""
+def diff_sql(live: str, shadow: str, columns: list[str], partition_field: str | None = None) -> str:
+    """Rows (on the compared columns) in one table and not the other.
+
+    With ``partition_field`` both sides are limited to ``[@start_date, @end_date]``: an
+    incremental shadow run writes only its window, and the live table's older partitions
+    (beyond the backfill window) are not a difference.
+    """
     cl = ", ".join(columns)
+    where = f" WHERE {partition_field} BETWEEN @start_date AND @end_date" if partition_field else ""
     return (
-        f"SELECT (SELECT COUNT(*) FROM (SELECT {cl} FROM `{shadow}` EXCEPT DISTINCT"
-        f" SELECT {cl} FROM `{live}`)) AS only_in_shadow,"
-        f" (SELECT COUNT(*) FROM (SELECT {cl} FROM `{live}` EXCEPT DISTINCT"
-        f" SELECT {cl} FROM `{shadow}`)) AS only_in_live"
+        f"SELECT (SELECT COUNT(*) FROM (SELECT {cl} FROM `{shadow}`{where} EXCEPT DISTINCT"
+        f" SELECT {cl} FROM `{live}`{where})) AS only_in_shadow,"
+        f" (SELECT COUNT(*) FROM (SELECT {cl} FROM `{live}`{where} EXCEPT DISTINCT"
+        f" SELECT {cl} FROM `{shadow}`{where})) AS only_in_live"
     )

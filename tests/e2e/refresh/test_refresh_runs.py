@@ -11,7 +11,7 @@ import json
 import threading
 import uuid
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 
@@ -225,26 +225,35 @@ def test_notification_signed_retried_and_published(seeded: LocalStack, receiver:
 def test_shadow_run_writes_shadow_table_and_reports_the_difference(seeded: LocalStack) -> None:
     live = "`demo-local.warehouse.platform_events_daily`"
     shadow = "`demo-local.warehouse.platform_events_daily__shadow`"
+    # the shadow run rebuilds the backfill window (14 days up to AS_OF); partitions outside it
+    # (history, or rows other tests refreshed for other dates) are not compared
+    first = AS_OF - timedelta(days=13)
+    window = f"event_date BETWEEN DATE '{first}' AND DATE '{AS_OF}'"
     base = trigger(seeded, tables=["platform_events_daily"], full_refresh=True)
     wait_final(seeded, base, {"platform_events_daily"})
-    before = seeded.query(f"SELECT COUNT(*) AS n, MAX(refreshed_at) AS at FROM {live}")[0]
-    assert before["n"] > 0
-    # the live table drifts from its definition: one row lost
+    before = seeded.query(f"SELECT COUNT(*) AS n FROM {live} WHERE {window}")[0]["n"]
+    assert before > 0
+    # the live table drifts from its definition: rows lost inside the window
     seeded.query(
-        f"DELETE FROM {live} WHERE event_date = (SELECT MIN(event_date) FROM {live})"
-        " AND platform = (SELECT MIN(platform) FROM " + live + ")"
+        f"DELETE FROM {live} WHERE event_date = (SELECT MIN(event_date) FROM {live}"
+        f" WHERE {window}) AND platform = (SELECT MIN(platform) FROM {live} WHERE {window})"
+    )
+    drifted = seeded.query(f"SELECT COUNT(*) AS n FROM {live} WHERE {window}")[0]["n"]
+    assert drifted < before
+    # history older than the backfill window is not a difference
+    seeded.query(
+        f"INSERT INTO {live} (platform, event_type, event_date, events, accounts, refreshed_at)"
+        " VALUES ('old', 'old.event', DATE '2001-01-01', 1, 1, CURRENT_TIMESTAMP())"
     )
     drifted_state = seeded.query(f"SELECT COUNT(*) AS n, MAX(refreshed_at) AS at FROM {live}")[0]
-    drifted = drifted_state["n"]
-    assert drifted < before["n"]
 
     run_id = trigger(seeded, tables=["platform_events_daily"], shadow=["platform_events_daily"])
     got = wait_final(seeded, run_id, {"platform_events_daily"})
     (done,) = [r for r in got if r["status"] == "success"]
     diff = json.loads(done["shadow_diff"])
-    assert diff == {"only_in_shadow": before["n"] - drifted, "only_in_live": 0}
-    # the shadow holds the full result; the live table was not touched
-    assert seeded.query(f"SELECT COUNT(*) AS n FROM {shadow}")[0]["n"] == before["n"]
+    assert diff == {"only_in_shadow": before - drifted, "only_in_live": 0}
+    # the shadow holds the full result of the window; the live table was not touched
+    assert seeded.query(f"SELECT COUNT(*) AS n FROM {shadow} WHERE {window}")[0]["n"] == before
     after = seeded.query(f"SELECT COUNT(*) AS n, MAX(refreshed_at) AS at FROM {live}")[0]
     assert after == drifted_state
 
