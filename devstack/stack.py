@@ -116,8 +116,8 @@ class FunctionSpec:
 
 
 def strict_enabled() -> bool:
-    """Whether the strict BigQuery layer runs: ``BIGQUERY_STRICT=1`` on, ``0`` off."""
-    return os.environ.get("BIGQUERY_STRICT", "0").strip().lower() not in ("0", "false", "no", "")
+    """Whether the strict BigQuery layer runs: on by default, ``BIGQUERY_STRICT=0`` turns it off."""
+    return os.environ.get("BIGQUERY_STRICT", "1").strip().lower() not in ("0", "false", "no", "")
 
 
 def firestore_java_argv() -> list[str]:
