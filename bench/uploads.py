@@ -11,32 +11,18 @@ read from fake-gcs and the real insertAll into the BigQuery emulator.
 from __future__ import annotations
 
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 EVENTS = 150
 THREADS = 32
-JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"\x00" * 256
 
 
 def _events(stack: Any, bucket: Any, tag: str) -> list[Any]:
-    from cloudevents.http import CloudEvent
+    from bench.writes import _upload_events
 
-    events = []
-    for i in range(EVENTS):
-        blob = bucket.blob(f"bench-{tag}/rec-{i % 20}/image/{i}.jpg")
-        blob.upload_from_string(JPEG, content_type="image/jpeg")
-        blob.reload()
-        attributes = {
-            "id": uuid.uuid4().hex,
-            "type": "google.cloud.storage.object.v1.finalized",
-            "source": f"//storage.googleapis.com/projects/_/buckets/{bucket.name}",
-            "specversion": "1.0",
-        }
-        events.append(CloudEvent(attributes, dict(blob._properties)))
-    return events
+    return _upload_events(bucket, tag, EVENTS)
 
 
 def _measure(events: list[Any], mode: str) -> tuple[float, float]:
