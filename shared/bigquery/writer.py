@@ -48,6 +48,7 @@ from shared import clients
 from shared.bigquery.errors import classify
 from shared.bigquery.protorows import RowCodec, RowEncodingError, row_codec
 from shared.errors import PermanentError, TransientError
+from shared.once import OncePerKey
 from shared.retry import RetryPolicy
 
 Row = tuple[str, Mapping[str, Any]]
@@ -553,25 +554,20 @@ class StorageWriter:
 
 
 # ----------------------------------------------------------------------------- registry
-_streams: dict[str, DefaultStream] = {}
-_streams_lock = threading.Lock()
+_streams: OncePerKey[str, DefaultStream] = OncePerKey()
 
 
 def default_stream(table: str) -> DefaultStream:
     """The process's one stream to a manifest table (created on first use)."""
-    stream = _streams.get(table)
-    if stream is None:
+
+    def make() -> DefaultStream:
         from shared.resources import manifest, table_id
         from shared.settings import get_settings
 
-        with _streams_lock:
-            stream = _streams.get(table)
-            if stream is None:
-                dataset = manifest().table(table)["dataset"]
-                full = table_id(get_settings().project_id, dataset, table)
-                stream = DefaultStream(full, row_codec(table))
-                _streams[table] = stream
-    return stream
+        dataset = manifest().table(table)["dataset"]
+        return DefaultStream(table_id(get_settings().project_id, dataset, table), row_codec(table))
+
+    return _streams.get(table, make)
 
 
 def table_writer(table: str, **options: Any) -> StorageWriter:
@@ -586,8 +582,5 @@ def table_writer(table: str, **options: Any) -> StorageWriter:
 
 def reset() -> None:
     """Close every stream (tests; after a fork)."""
-    with _streams_lock:
-        streams = list(_streams.values())
-        _streams.clear()
-    for stream in streams:
+    for stream in _streams.clear():
         stream.close()
