@@ -15,6 +15,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from bench import figure
+
 EVENTS = 150
 THREADS = 32
 
@@ -63,23 +65,22 @@ def run() -> list[dict[str, Any]]:
         single_rate, single_calls = _measure(single_events, "single")
         batch_rate, batch_calls = _measure(batch_events, "batch")
     return [
-        {
-            "name": f"uploads: events/s, one instance, {THREADS} concurrent requests",
-            "value": round(batch_rate, 1),
-            "unit": "events/s",
-            "baseline": round(single_rate, 1),
-            "ratio": round(batch_rate / single_rate, 2),
-        },
-        {
-            "name": "uploads: BigQuery write calls per 1,000 events",
-            "value": round(batch_calls, 1),
-            "unit": "calls",
-            "baseline": round(single_calls, 1),
-            "ratio": round(batch_calls / single_calls, 3),
-        },
+        figure(
+            f"uploads: events/s, one instance, {THREADS} concurrent requests",
+            batch_rate,
+            "events/s",
+            single_rate,
+        ),
+        figure(
+            "uploads: BigQuery write calls per 1,000 events",
+            batch_calls,
+            "calls",
+            single_calls,
+            ratio_digits=3,
+        ),
     ]
 
 
 if __name__ == "__main__":
-    for figure in run():
-        print(figure)
+    for row in run():
+        print(row)

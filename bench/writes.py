@@ -69,6 +69,34 @@ class Recorder:
     def calls(self) -> int:
         return int(self.inner.stats.calls)
 
+    @property
+    def rows_sent(self) -> int:
+        return int(self.inner.stats.rows)
+
+    @property
+    def round_trip_s(self) -> float:
+        """Summed write round trips (send to answer) of this writer."""
+        timer = getattr(self.inner, "timer", None)
+        if timer is not None:
+            return float(timer.seconds)
+        return float(self.inner.stats.append_ms) / 1000
+
+
+class InsertTimer:
+    """The insertAll baseline's round trips, summed like the Write API writer's ``append_ms``."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self.lock = threading.Lock()
+
+    def __call__(self, table: str, rows: list[Mapping[str, Any]], row_ids: list[str]) -> list[Any]:
+        started = time.perf_counter()
+        try:
+            return _insert(table, rows, row_ids)
+        finally:
+            with self.lock:
+                self.seconds += time.perf_counter() - started
+
 
 def _insert(table: str, rows: list[Mapping[str, Any]], row_ids: list[str]) -> list[Any]:
     """The legacy insertAll, retried on transient errors (the local BigQuery sometimes answers
@@ -111,9 +139,13 @@ def _writer(mode: str, table: str) -> Recorder:
     elif mode == "write-api single":
         inner = table_writer(table, group_commit=False, deadline_s=120)
     elif mode == "insertAll group":
-        inner = BatchingWriter(full, _insert, max_rows=500, max_wait_s=0.01)
+        timer = InsertTimer()
+        inner = BatchingWriter(full, timer, max_rows=500, max_wait_s=0.01)
+        inner.timer = timer
     else:
-        inner = TableWriter(full, _insert)
+        timer = InsertTimer()
+        inner = TableWriter(full, timer)
+        inner.timer = timer
     return Recorder(inner, table)
 
 
@@ -199,9 +231,12 @@ def _webhooks(messages: list[Any], mode: str) -> dict[str, Any]:
 
 
 def _figures(events: int, seconds: float, writers: list[Recorder]) -> dict[str, Any]:
+    calls = max(1, sum(w.calls for w in writers))
     return {
         "events_per_s": events / seconds,
         "calls_per_1000": sum(w.calls for w in writers) * 1000 / events,
+        "rows_per_call": sum(w.rows_sent for w in writers) / calls,
+        "round_trip_ms": sum(w.round_trip_s for w in writers) * 1000 / calls,
         "json_billed_per_event": sum(w.json_billed for w in writers) / events,
         "proto_bytes_per_event": sum(w.proto_bytes for w in writers) / events,
     }
@@ -319,6 +354,20 @@ def _area(area: str, stack: Any, bucket: Any) -> list[dict[str, Any]]:
             "unit": "calls",
             "baseline": round(group["calls_per_1000"], 1),
             "ratio": round(api["calls_per_1000"] / group["calls_per_1000"], 3),
+        },
+        {
+            "name": f"{area}: rows per write call, Write API vs insertAll group commit",
+            "value": round(api["rows_per_call"], 1),
+            "unit": "rows",
+            "baseline": round(group["rows_per_call"], 1),
+            "ratio": round(api["rows_per_call"] / group["rows_per_call"], 2),
+        },
+        {
+            "name": f"{area}: mean write round trip (ms), Write API vs insertAll group commit",
+            "value": round(api["round_trip_ms"], 1),
+            "unit": "ms",
+            "baseline": round(group["round_trip_ms"], 1),
+            "ratio": round(api["round_trip_ms"] / group["round_trip_ms"], 2),
         },
         {
             "name": f"{area}: billed bytes per 1M events (MB), Write API vs insertAll",
