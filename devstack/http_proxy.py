@@ -19,10 +19,12 @@ from typing import Any
 
 import requests
 
+from devstack.local_http import ServedOnThread
+
 _JOB_REQUEST = re.compile(r"/projects/[^/]+/(jobs|queries)(\?|$)")
 
 
-class FaultyProxy:
+class FaultyProxy(ServedOnThread):
     def __init__(
         self, upstream: str, match: str = "/insertAll", job_latency_s: float = 0.0
     ) -> None:
@@ -34,21 +36,7 @@ class FaultyProxy:
         self.matched = 0
         self.failed = 0
         self._lock = threading.Lock()
-        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def __enter__(self) -> FaultyProxy:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._listen(self._handler())
 
     def _handler(self) -> type[http.server.BaseHTTPRequestHandler]:
         proxy = self

@@ -33,6 +33,7 @@ from typing import Any
 
 import requests
 
+from devstack.local_http import ServedOnThread
 from devstack.strict_rules import (
     BigQueryError,
     Statement,
@@ -94,12 +95,7 @@ class _Call:
         return bool(self._config.get("dryRun"))
 
 
-class _Server(http.server.ThreadingHTTPServer):
-    request_queue_size = 256  # bursts of concurrent function instances must not be refused
-    daemon_threads = True
-
-
-class StrictBigQuery:
+class StrictBigQuery(ServedOnThread):
     """The layer: an HTTP server (own thread) forwarding to ``upstream`` under the rules."""
 
     def __init__(
@@ -115,20 +111,7 @@ class StrictBigQuery:
         self._failed: dict[str, dict[str, Any]] = {}
         self._failed_lock = threading.Lock()
         self._local = threading.local()
-        self._server = _Server(("127.0.0.1", port), self._handler())
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def __enter__(self) -> StrictBigQuery:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._listen(self._handler(), port)
 
     def serve_forever(self) -> None:
         self._server.serve_forever()

@@ -23,6 +23,7 @@ from shared.bigquery.writer import (
 )
 from shared.errors import PermanentError, TransientError
 from shared.retry import RetryPolicy
+from tests.unit.shared.bigquery.fakes import Done
 
 FAST = RetryPolicy(attempts=3, initial_s=0.0, maximum_s=0.0)
 
@@ -45,16 +46,6 @@ class Rejected(gexc.InvalidArgument):
         errors = [RowError(i, "bad value") for i in indexes]
         response = type("R", (), {"row_errors": errors})
         super().__init__("Rows are invalid", response=response)  # type: ignore[no-untyped-call]
-
-
-class Done:
-    def __init__(self, outcome: BaseException | None) -> None:
-        self.outcome = outcome
-
-    def result(self, timeout: float | None = None) -> Any:
-        if self.outcome is not None:
-            raise self.outcome
-        return "ok"
 
 
 class FakeAppender:
