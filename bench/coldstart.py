@@ -13,6 +13,14 @@
   imports save.
 
 Runs are interleaved (function, baseline, function, ...) and the median of ``ROUNDS`` is kept.
+
+Each cold start is also split (printed per function, and figures of their own): spawn -> port
+bound (interpreter, functions-framework, ``main.py`` imports; gunicorn binds after importing
+``main.py``), port bound -> first event answered, the same request once more (warm), and, from
+the function's own ``bigquery_stream_opened`` log line, the writer's perf_counter spans of its
+first Write API stream: library import on first use, client + channel, ``AppendRowsStream``,
+and the first send (which returns once the server answered the first append).
+docs/bigquery-writes.md says what dominates.
 """
 
 from __future__ import annotations

@@ -13,9 +13,11 @@ How a write goes:
 2. Group commit, leader-based (no background thread of ours: Cloud Functions throttle CPU
    outside requests). The oldest waiting caller is the leader: it waits up to ``max_wait_s``
    for others to add their rows (or until ``max_rows`` / ``max_bytes``), takes the batch, sends
-   ONE append and hands leadership on at once, so the next batch is sent while this one is in
-   flight (at most ``max_inflight`` appends per table, 2 by default; round trips overlap).
-   Then it waits for its own append's answer and finishes every caller of its batch.
+   ONE append and hands leadership on at once, so the next batch forms while this one is in
+   flight. The next batch leaves when the append in flight is answered (the leader then
+   lingers ``max_wait_s`` more, so the callers just released join it), or at once when it is
+   full (up to ``max_inflight`` appends, 2 by default). The leader waits for its own append's
+   answer and finishes every caller of its batch.
 3. BigQuery rejects a request with an invalid row whole and names the rows (``row_errors``):
    those rows become permanent errors of their callers; the good rows are sent again and land.
 4. Other errors are classified (:func:`shared.bigquery.errors.classify`). Transient ones (the

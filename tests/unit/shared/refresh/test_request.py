@@ -45,37 +45,27 @@ def test_defaults() -> None:
     assert parsed.tables is None and parsed.shadow == () and parsed.test == {}
 
 
+# (field, invalid value, its problem), in the order parse reports them
+INVALID: list[tuple[str, Any, str]] = [
+    ("extra", 1, "unknown fields ['extra']"),
+    ("run_id", "has space", "run_id must be 1-100 characters of [A-Za-z0-9_.:-]"),
+    ("run_type", "weekly", f"run_type must be one of {request.RUN_TYPES}"),
+    ("schedule", "1x", "schedule must be a name"),
+    ("tables", ["ok", "no-dash"], "tables must be a list of table names"),
+    ("dry_run", "yes", "dry_run must be true or false"),
+    ("as_of", "tomorrow", "as_of must be an ISO date (YYYY-MM-DD)"),
+    ("customer_id", "", "customer_id must be a string of 1-128 characters"),
+    ("concurrency", 33, "concurrency must be an integer in [1, 32]"),
+    ("invocation", None, "invocation must be an integer in [0, 1000]"),  # null is no default
+    ("shadow", "a", "shadow must be a list of table names"),
+    ("delayed_attempt", True, "delayed_attempt must be an integer in [0, 10]"),
+    ("test", [], "test must be an object"),
+]
+
+
 def test_every_problem_is_listed() -> None:
-    body = {
-        "run_id": "has space",
-        "run_type": "weekly",
-        "schedule": "1x",
-        "tables": ["ok", "no-dash"],
-        "dry_run": "yes",
-        "as_of": "tomorrow",
-        "customer_id": "",
-        "concurrency": 33,
-        "invocation": None,  # null is not the default here
-        "shadow": "a",
-        "delayed_attempt": True,
-        "test": [],
-        "extra": 1,
-    }
-    assert _problems(body) == [
-        "unknown fields ['extra']",
-        "run_id must be 1-100 characters of [A-Za-z0-9_.:-]",
-        f"run_type must be one of {request.RUN_TYPES}",
-        "schedule must be a name",
-        "tables must be a list of table names",
-        "dry_run must be true or false",
-        "as_of must be an ISO date (YYYY-MM-DD)",
-        "customer_id must be a string of 1-128 characters",
-        "concurrency must be an integer in [1, 32]",
-        "invocation must be an integer in [0, 1000]",
-        "shadow must be a list of table names",
-        "delayed_attempt must be an integer in [0, 10]",
-        "test must be an object",
-    ]
+    body = {key: value for key, value, _ in INVALID}
+    assert _problems(body) == [problem for _, _, problem in INVALID]
 
 
 @pytest.mark.parametrize(
