@@ -85,7 +85,7 @@ def _tables(value: Any, key: str, problems: list[str]) -> tuple[str, ...] | None
     if value is None:
         return None
     if not isinstance(value, list) or not all(
-        isinstance(t, str) and _TABLE.match(t) for t in value
+        isinstance(t, str) and _TABLE.fullmatch(t) for t in value
     ):
         problems.append(f"{key} must be a list of table names")
         return None
@@ -122,7 +122,7 @@ def _matching(
     value = body.get(key)
     if value is None:
         return None
-    if not isinstance(value, str) or not pattern.match(value):
+    if not isinstance(value, str) or not pattern.fullmatch(value):
         problems.append(message)
         return None
     return value
@@ -161,7 +161,7 @@ def parse(body: Any, *, default_run_type: str = "manual") -> RefreshRequest:
     if unknown:
         problems.append(f"unknown fields {sorted(str(k) for k in unknown)[:10]}")
     run_id = body.get("run_id") or new_run_id()
-    if not isinstance(run_id, str) or not _RUN_ID.match(run_id):
+    if not isinstance(run_id, str) or not _RUN_ID.fullmatch(run_id):  # .match: "$" accepts "x\n"
         problems.append("run_id must be 1-100 characters of [A-Za-z0-9_.:-]")
     run_type = body.get("run_type", default_run_type)
     if run_type not in RUN_TYPES:

@@ -6,6 +6,9 @@
   blocks that start with a top-level folder of the repository (``shared/...``, ``tests/...``);
 - every ``python -m`` module of this repository they run exists, and every ``plumb`` command
   line names real sub-commands;
+- every environment variable they name in inline code (``UPLOADS_MAX_BYTES``) is read or set
+  somewhere in the code, the Makefile, Terraform or CI, and README's configuration reference
+  names every core setting of ``shared/settings.py``;
 - every bare file name in inline code (``constraints.txt``, ``retries.py``) is a file somewhere
   in the repository.
 
@@ -199,4 +202,45 @@ def test_the_command_checks_can_fail() -> None:
         "refresh explode",
         "keys list --nope (--nope)",
         "keys create\\|nope",
+    }
+
+
+_ENV_VAR = re.compile(r"^[A-Z][A-Z0-9]*_[A-Z0-9_]*[A-Z0-9]$")
+
+
+@cache
+def _code_text() -> str:
+    """Every tracked file that is not prose, as one text (code, Makefile, Terraform, CI)."""
+    texts = []
+    for name in sorted(_tracked()):
+        path = REPO / name
+        if name.endswith(".md") or path == Path(__file__).resolve() or not path.is_file():
+            continue
+        try:
+            texts.append(path.read_text())
+        except UnicodeDecodeError:
+            continue
+    return "\n".join(texts)
+
+
+def _unknown_env_vars(text: str) -> set[str]:
+    spans = {s.strip() for s in _INLINE.findall(_FENCE.sub("", text))}
+    return {v for v in spans if _ENV_VAR.match(v) and v not in _code_text()}
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=lambda p: str(p.relative_to(REPO)))
+def test_every_environment_variable_exists(doc: Path) -> None:
+    assert _unknown_env_vars(doc.read_text()) == set()
+
+
+def test_readme_documents_every_core_setting() -> None:
+    from shared.settings import ENV_VARS
+
+    readme = (REPO / "README.md").read_text()
+    assert {v for v in ENV_VARS.values() if f"`{v}`" not in readme} == set()
+
+
+def test_the_environment_check_can_fail() -> None:
+    assert _unknown_env_vars("`UPLOADS_MAX_BYTES` and `NO_SUCH_SETTING_ANYWHERE`") == {
+        "NO_SUCH_SETTING_ANYWHERE"
     }

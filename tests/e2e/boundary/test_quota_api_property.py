@@ -91,7 +91,7 @@ def body_for(draw: st.DrawFn, route: str, own: str, other: str) -> Any:
             st.one_of(
                 st.sampled_from(RUN_IDS),
                 st.sampled_from(RUN_IDS),
-                st.sampled_from(["", "x y", "x" * 129, "-lead", "run\u0661", "run/1"]),
+                st.sampled_from(["", "x y", "x" * 129, "-lead", "run\u0661", "run/1", "run-1\n"]),
                 json_scalar,
             )
         )
@@ -202,7 +202,7 @@ def _valid_id(value: Any) -> bool:
 
     return (
         isinstance(value, str)
-        and re.match(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$", value) is not None
+        and re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}", value) is not None
     )
 
 

@@ -20,6 +20,7 @@ the test leaves the refresh configuration as it found it for the rest of the sui
 from __future__ import annotations
 
 import json
+import re
 import time
 import uuid
 from collections.abc import Iterator
@@ -92,7 +93,7 @@ def bad_trigger(draw: st.DrawFn, run_id: str) -> dict[str, Any]:
                 ("unknown_field", 1),
                 ("run_type", "nightly"),
                 ("invocation", -1),
-                ("run_id", draw(st.sampled_from(["", "x y", "r" * 101, "r\u0661"]))),
+                ("run_id", draw(st.sampled_from(["", "x y", "r" * 101, "r\u0661", "r\n"]))),
             ]
         )
     )
@@ -163,7 +164,7 @@ def call(draw: st.DrawFn, keys: Keys) -> Call:  # noqa: PLR0912 - one branch per
                     )
                 )
         if draw(st.booleans()):
-            args["run_id"] = draw(st.sampled_from([run_id, "bad id", "r\u0661"]))
+            args["run_id"] = draw(st.sampled_from([run_id, "bad id", "r\u0661", "r\n"]))
         if draw(st.booleans()):
             args["status"] = draw(st.sampled_from(["success", "failed", "\u00e9"]))
         query = "?" + urlencode(args) if args else ""
@@ -290,7 +291,7 @@ def history_expected(path: str) -> int:
         if raw is not None and not (raw.isascii() and raw.isdigit() and low <= int(raw) <= high):
             return 400
     run_id = args.get("run_id")
-    if run_id is not None and (not run_id.isascii() or " " in run_id):
+    if run_id is not None and not re.fullmatch(r"[A-Za-z0-9_.:-]{1,100}", run_id):
         return 400
     return 200
 

@@ -87,3 +87,10 @@ def test_bounds(body: Any, problem: str) -> None:
 def test_null_is_absent_where_the_default_is_null() -> None:
     parsed = request.parse({"concurrency": None, "schedule": None, "as_of": None})
     assert parsed.concurrency is None and parsed.schedule is None and parsed.as_of is None
+
+
+@pytest.mark.parametrize("key", ["run_id", "schedule"])
+def test_a_trailing_newline_is_not_a_valid_name(key: str) -> None:
+    # re.match with "$" accepts "x\n": the API answered 202 and published a run id with "\n"
+    assert any(key in p for p in _problems({key: "daily\n"}))
+    assert any("tables" in p for p in _problems({"tables": ["campaign_roi_daily\n"]}))
