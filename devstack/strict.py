@@ -33,7 +33,7 @@ from typing import Any
 
 import requests
 
-from devstack.local_http import ServedOnThread
+from devstack.local_http import QuietHandler, ServedOnThread
 from devstack.strict_rules import (
     BigQueryError,
     Statement,
@@ -312,15 +312,9 @@ class StrictBigQuery(ServedOnThread):
     def _handler(self) -> type[http.server.BaseHTTPRequestHandler]:
         layer = self
 
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, format: str, *args: Any) -> None:
-                return
-
+        class Handler(QuietHandler):
             def _any(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else b""
+                body = self.body()
                 try:
                     status, content, kind = layer.handle(
                         self.command, self.path, body, dict(self.headers.items())
@@ -330,12 +324,7 @@ class StrictBigQuery(ServedOnThread):
                     content = json.dumps(
                         {"error": {"code": 502, "message": f"strict layer: upstream: {exc}"}}
                     ).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", kind or "application/json")
-                self.send_header("Content-Length", str(len(content)))
-                self.end_headers()
-                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-                    self.wfile.write(content)
+                self.reply(status, content, kind)
 
             do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _any  # noqa: N815
 
