@@ -90,7 +90,7 @@ def handle(  # noqa: PLR0911, PLR0917
 def _json_body(body: bytes) -> Any:
     try:
         return json.loads(body or b"{}")
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # deep nesting: 400, not 500
         raise ApiError(400, "body is not JSON") from None
 
 

