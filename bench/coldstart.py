@@ -13,28 +13,47 @@
   imports save.
 
 Runs are interleaved (function, baseline, function, ...) and the median of ``ROUNDS`` is kept.
+
+Each cold start is also split (printed per function, and figures of their own): spawn -> port
+bound (interpreter, functions-framework, ``main.py`` imports; gunicorn binds after importing
+``main.py``), port bound -> first event answered, the same request once more (warm), and, from
+the function's own ``bigquery_stream_opened`` log line, the writer's perf_counter spans of its
+first Write API stream: library import on first use, client + channel, ``AppendRowsStream``,
+and the first send (which returns once the server answered the first append).
+docs/bigquery-writes.md says what dominates.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
+import json
 import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
+from dataclasses import dataclass
 from typing import Any
 
 from cloudevents.conversion import to_binary
 from cloudevents.http import CloudEvent
 
-from devstack.processes import free_port
+from devstack.processes import free_port, tcp_open
 from devstack.stack import REPO, FunctionSpec, LocalStack
 from shared.events import PUBSUB_PUBLISHED, STORAGE_FINALIZED
 
 ROUNDS = 3
+# spans of the writer's ``bigquery_stream_opened`` log line (shared.bigquery.writer)
+SPANS = {
+    "import_ms": "Write API library import on first use",
+    "client_ms": "Write API client + channel creation",
+    "stream_ms": "AppendRowsStream + request template",
+    "first_append_ms": "stream open + first append round trip",
+}
 BASELINE_SOURCE = REPO / "bench" / "baseline"
 _IMPORT_SNIPPET = """
 import importlib.util, sys, time
@@ -85,29 +104,106 @@ def _first_request(spec: FunctionSpec, port: int) -> urllib.request.Request:
     return urllib.request.Request(url, bytes(body), dict(headers), method="POST")
 
 
-def cold_start_seconds(stack: LocalStack, spec: FunctionSpec) -> float:
+@dataclass
+class ColdStart:
+    """One cold start, split where it can be measured from outside and from the function's own
+    ``bigquery_stream_opened`` log line (perf_counter spans taken by the writer)."""
+
+    bound_s: float  # spawn -> port bound: interpreter, functions-framework, main.py imports
+    first_s: float  # port bound -> first event answered: worker boot + the first event's work
+    second_s: float  # the same request once more, warm: what the first event costs at steady
+    opened: dict[str, float]  # the first Write API stream's spans (ms), {} if none opened
+
+    @property
+    def total_s(self) -> float:
+        return self.bound_s + self.first_s
+
+
+def _answer(spec: FunctionSpec, port: int) -> None:
+    try:
+        with urllib.request.urlopen(_first_request(spec, port), timeout=30):  # noqa: S310
+            pass
+    except urllib.error.HTTPError:
+        pass  # answered (401/4xx/5xx all count as answered)
+
+
+def _stream_spans(log: bytes) -> dict[str, float]:
+    for line in log.decode(errors="replace").splitlines():
+        if '"bigquery_stream_opened"' not in line:
+            continue
+        with contextlib.suppress(ValueError):
+            entry = json.loads(line)
+            return {k: float(entry[k]) for k in SPANS if k in entry}
+    return {}
+
+
+def cold_start(stack: LocalStack, spec: FunctionSpec) -> ColdStart:
     port = free_port()
     argv = spec.serve_argv(port)
-    started = time.perf_counter()
-    proc = subprocess.Popen(
-        argv, env=_env(stack, spec), cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    try:
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"{spec.name} exited during start-up")
-            try:
-                with urllib.request.urlopen(_first_request(spec, port), timeout=30):  # noqa: S310
-                    pass
-                break
-            except urllib.error.HTTPError:
-                break  # answered (401/4xx/5xx all count as answered)
-            except OSError:
+    with tempfile.TemporaryFile() as out:
+        started = time.perf_counter()
+        proc = subprocess.Popen(
+            argv, env=_env(stack, spec), cwd=REPO, stdout=out, stderr=subprocess.DEVNULL
+        )
+        try:
+            while not tcp_open(port):
+                if proc.poll() is not None:
+                    raise RuntimeError(f"{spec.name} exited during start-up")
                 time.sleep(0.01)
-        return time.perf_counter() - started
-    finally:
-        proc.terminate()
-        proc.wait(10)
+            bound = time.perf_counter()
+            _answer(spec, port)
+            first = time.perf_counter()
+            _answer(spec, port)
+            second = time.perf_counter()
+        finally:
+            proc.terminate()
+            proc.wait(10)
+        out.seek(0)
+        opened = _stream_spans(out.read())
+    return ColdStart(bound - started, first - bound, second - first, opened)
+
+
+def _figure(name: str, mine: list[float], base: list[float], scale: float = 1000) -> dict[str, Any]:
+    value, reference = statistics.median(mine) * scale, statistics.median(base) * scale
+    return {
+        "name": name,
+        "value": round(value, 1),
+        "unit": "ms",
+        "baseline": round(reference, 1),
+        "ratio": round(value / reference, 3) if reference else None,
+    }
+
+
+def _breakdown(name: str, runs: list[ColdStart], base: list[ColdStart]) -> list[dict[str, Any]]:
+    """The cold start split into its parts, function vs baseline (medians of the rounds)."""
+    figures = [
+        _figure(
+            f"{name} cold start: spawn to port bound",
+            [r.bound_s for r in runs],
+            [r.bound_s for r in base],
+        ),
+        _figure(
+            f"{name} cold start: port bound to first event answered",
+            [r.first_s for r in runs],
+            [r.first_s for r in base],
+        ),
+        _figure(
+            f"{name} second event (warm), same request",
+            [r.second_s for r in runs],
+            [r.second_s for r in base],
+        ),
+    ]
+    if all(r.opened for r in runs + base):
+        for span, label in SPANS.items():
+            figures.append(
+                _figure(
+                    f"{name} first event: {label}",
+                    [r.opened.get(span, 0.0) for r in runs],
+                    [r.opened.get(span, 0.0) for r in base],
+                    scale=1,
+                )
+            )
+    return figures
 
 
 def run() -> list[dict[str, Any]]:
@@ -129,25 +225,28 @@ def run() -> list[dict[str, Any]]:
             )
             imports: list[float] = []
             base_imports: list[float] = []
-            colds: list[float] = []
-            base_colds: list[float] = []
+            colds: list[ColdStart] = []
+            base_colds: list[ColdStart] = []
             for _ in range(ROUNDS):
                 imports.append(import_seconds(stack, spec))
                 base_imports.append(import_seconds(stack, baseline))
-                colds.append(cold_start_seconds(stack, spec))
-                base_colds.append(cold_start_seconds(stack, baseline))
-            for label, mine, base in (
-                ("import", imports, base_imports),
-                ("cold start", colds, base_colds),
-            ):
-                value, reference = statistics.median(mine), statistics.median(base)
-                figures.append(
-                    {
-                        "name": f"{spec.name} {label}",
-                        "value": round(value * 1000, 1),
-                        "unit": "ms",
-                        "baseline": round(reference * 1000, 1),
-                        "ratio": round(value / reference, 3),
-                    }
+                colds.append(cold_start(stack, spec))
+                base_colds.append(cold_start(stack, baseline))
+            figures.append(_figure(f"{spec.name} import", imports, base_imports))
+            figures.append(
+                _figure(
+                    f"{spec.name} cold start",
+                    [c.total_s for c in colds],
+                    [c.total_s for c in base_colds],
+                )
+            )
+            parts = _breakdown(spec.name, colds, base_colds)
+            figures += parts
+            print(f"  {spec.name}:", flush=True)
+            for figure in figures[-len(parts) - 2 :]:
+                print(
+                    f"    {figure['name']}: {figure['value']} ms vs baseline "
+                    f"{figure['baseline']} ms (ratio {figure['ratio']})",
+                    flush=True,
                 )
     return figures

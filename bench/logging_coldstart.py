@@ -17,6 +17,7 @@ import sys
 import time
 from typing import Any
 
+from bench import figure
 from devstack.stack import REPO
 
 ROUNDS = 9
@@ -90,25 +91,20 @@ def run() -> list[dict[str, Any]]:
         "log.info('hello %s', i, extra={'json_fields': {'event': 'bench'}})",
     )
     return [
-        {
-            "name": "logging: google-cloud-logging StructuredLogHandler first line (cold)",
-            "value": round(mine * 1000, 1),
-            "unit": "ms",
-            "baseline": round(base * 1000, 1),
-            "ratio": round(mine / base, 2),
-        },
-        {
-            "name": "logging: google-cloud-logging StructuredLogHandler per line",
-            "value": round(line_lib, 1),
-            "unit": "us",
-            "baseline": round(line_ours, 1),
-            "ratio": round(line_lib / line_ours, 2),
-        },
+        figure(
+            "logging: google-cloud-logging StructuredLogHandler first line (cold)",
+            mine * 1000,
+            "ms",
+            base * 1000,
+        ),
+        figure(
+            "logging: google-cloud-logging StructuredLogHandler per line", line_lib, "us", line_ours
+        ),
     ]
 
 
 if __name__ == "__main__":
     started = time.perf_counter()
-    for figure in run():
-        print(figure)
+    for row in run():
+        print(row)
     print(f"({time.perf_counter() - started:.1f}s)")

@@ -11,32 +11,20 @@ read from fake-gcs and the real insertAll into the BigQuery emulator.
 from __future__ import annotations
 
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from bench import figure
+
 EVENTS = 150
 THREADS = 32
-JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"\x00" * 256
 
 
 def _events(stack: Any, bucket: Any, tag: str) -> list[Any]:
-    from cloudevents.http import CloudEvent
+    from bench.writes import _upload_events
 
-    events = []
-    for i in range(EVENTS):
-        blob = bucket.blob(f"bench-{tag}/rec-{i % 20}/image/{i}.jpg")
-        blob.upload_from_string(JPEG, content_type="image/jpeg")
-        blob.reload()
-        attributes = {
-            "id": uuid.uuid4().hex,
-            "type": "google.cloud.storage.object.v1.finalized",
-            "source": f"//storage.googleapis.com/projects/_/buckets/{bucket.name}",
-            "specversion": "1.0",
-        }
-        events.append(CloudEvent(attributes, dict(blob._properties)))
-    return events
+    return _upload_events(bucket, tag, EVENTS)
 
 
 def _measure(events: list[Any], mode: str) -> tuple[float, float]:
@@ -77,23 +65,22 @@ def run() -> list[dict[str, Any]]:
         single_rate, single_calls = _measure(single_events, "single")
         batch_rate, batch_calls = _measure(batch_events, "batch")
     return [
-        {
-            "name": f"uploads: events/s, one instance, {THREADS} concurrent requests",
-            "value": round(batch_rate, 1),
-            "unit": "events/s",
-            "baseline": round(single_rate, 1),
-            "ratio": round(batch_rate / single_rate, 2),
-        },
-        {
-            "name": "uploads: BigQuery write calls per 1,000 events",
-            "value": round(batch_calls, 1),
-            "unit": "calls",
-            "baseline": round(single_calls, 1),
-            "ratio": round(batch_calls / single_calls, 3),
-        },
+        figure(
+            f"uploads: events/s, one instance, {THREADS} concurrent requests",
+            batch_rate,
+            "events/s",
+            single_rate,
+        ),
+        figure(
+            "uploads: BigQuery write calls per 1,000 events",
+            batch_calls,
+            "calls",
+            single_calls,
+            ratio_digits=3,
+        ),
     ]
 
 
 if __name__ == "__main__":
-    for figure in run():
-        print(figure)
+    for row in run():
+        print(row)

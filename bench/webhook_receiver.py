@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from bench import figure
 from shared.resources import manifest
 from shared.webhooks import receiver, samples, senders
 
@@ -99,29 +100,26 @@ def run() -> list[dict[str, Any]]:
             baseline = _p50_us(bare)
             label = "bare HMAC-SHA256 of the body"
         figures.append(
-            {
-                "name": f"webhook receiver: verify + route p50, {scheme} ({len(body)} B body; "
+            figure(
+                f"webhook receiver: verify + route p50, {scheme} ({len(body)} B body; "
                 f"baseline: {label})",
-                "value": round(value, 1),
-                "unit": "µs",
-                "baseline": round(baseline, 1),
-                "ratio": round(value / baseline, 2),
-            }
+                value,
+                "µs",
+                baseline,
+            )
         )
     ours, theirs = _import_ms("shared.webhooks.schemes"), _import_ms("standardwebhooks")
     figures.append(
-        {
-            "name": "webhook receiver: import cost of shared.webhooks.schemes "
-            "(baseline: standardwebhooks)",
-            "value": round(ours, 1),
-            "unit": "ms",
-            "baseline": round(theirs, 1),
-            "ratio": round(ours / theirs, 2),
-        }
+        figure(
+            "webhook receiver: import cost of shared.webhooks.schemes (baseline: standardwebhooks)",
+            ours,
+            "ms",
+            theirs,
+        )
     )
     return figures
 
 
 if __name__ == "__main__":
-    for figure in run():
-        print(figure)
+    for row in run():
+        print(row)

@@ -69,6 +69,16 @@ class Recorder:
     def calls(self) -> int:
         return int(self.inner.stats.calls)
 
+    @property
+    def rows_sent(self) -> int:
+        return int(self.inner.stats.rows)
+
+    @property
+    def round_trip_s(self) -> float:
+        """Summed write round trips, send to answer (both sides are a StorageWriter: the
+        insertAll baseline's insert runs inside its appender's ``append``)."""
+        return float(self.inner.stats.append_ms) / 1000
+
 
 def _insert(table: str, rows: list[Mapping[str, Any]], row_ids: list[str]) -> list[Any]:
     """The legacy insertAll, retried on transient errors (the local BigQuery sometimes answers
@@ -199,9 +209,12 @@ def _webhooks(messages: list[Any], mode: str) -> dict[str, Any]:
 
 
 def _figures(events: int, seconds: float, writers: list[Recorder]) -> dict[str, Any]:
+    calls = max(1, sum(w.calls for w in writers))
     return {
         "events_per_s": events / seconds,
         "calls_per_1000": sum(w.calls for w in writers) * 1000 / events,
+        "rows_per_call": sum(w.rows_sent for w in writers) / calls,
+        "round_trip_ms": sum(w.round_trip_s for w in writers) * 1000 / calls,
         "json_billed_per_event": sum(w.json_billed for w in writers) / events,
         "proto_bytes_per_event": sum(w.proto_bytes for w in writers) / events,
     }
@@ -319,6 +332,20 @@ def _area(area: str, stack: Any, bucket: Any) -> list[dict[str, Any]]:
             "unit": "calls",
             "baseline": round(group["calls_per_1000"], 1),
             "ratio": round(api["calls_per_1000"] / group["calls_per_1000"], 3),
+        },
+        {
+            "name": f"{area}: rows per write call, Write API vs insertAll group commit",
+            "value": round(api["rows_per_call"], 1),
+            "unit": "rows",
+            "baseline": round(group["rows_per_call"], 1),
+            "ratio": round(api["rows_per_call"] / group["rows_per_call"], 2),
+        },
+        {
+            "name": f"{area}: mean write round trip (ms), Write API vs insertAll group commit",
+            "value": round(api["round_trip_ms"], 1),
+            "unit": "ms",
+            "baseline": round(group["round_trip_ms"], 1),
+            "ratio": round(api["round_trip_ms"] / group["round_trip_ms"], 2),
         },
         {
             "name": f"{area}: billed bytes per 1M events (MB), Write API vs insertAll",

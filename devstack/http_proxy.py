@@ -9,20 +9,20 @@ and jobs.query), as real BigQuery spends job time on its own servers, not the ca
 
 from __future__ import annotations
 
-import contextlib
 import http.server
 import json
 import re
 import threading
 import time
-from typing import Any
 
 import requests
+
+from devstack.local_http import QuietHandler, ServedOnThread
 
 _JOB_REQUEST = re.compile(r"/projects/[^/]+/(jobs|queries)(\?|$)")
 
 
-class FaultyProxy:
+class FaultyProxy(ServedOnThread):
     def __init__(
         self, upstream: str, match: str = "/insertAll", job_latency_s: float = 0.0
     ) -> None:
@@ -34,35 +34,15 @@ class FaultyProxy:
         self.matched = 0
         self.failed = 0
         self._lock = threading.Lock()
-        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def __enter__(self) -> FaultyProxy:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._listen(self._handler())
 
     def _handler(self) -> type[http.server.BaseHTTPRequestHandler]:
         proxy = self
         session = requests.Session()
 
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, format: str, *args: Any) -> None:
-                return
-
+        class Handler(QuietHandler):
             def _forward(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else b""
+                body = self.body()
                 if proxy.match in self.path:
                     with proxy._lock:
                         proxy.matched += 1
@@ -70,7 +50,7 @@ class FaultyProxy:
                         if failing:
                             proxy.failed += 1
                     if failing:
-                        self._reply(
+                        self.reply(
                             503,
                             json.dumps(
                                 {
@@ -104,16 +84,7 @@ class FaultyProxy:
                     headers=headers,
                     timeout=120,
                 )
-                self._reply(answer.status_code, answer.content, answer.headers.get("Content-Type"))
-
-            def _reply(self, status: int, body: bytes, content_type: str | None = None) -> None:
-                self.send_response(status)
-                self.send_header("Content-Type", content_type or "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                # the client may have given up (its own timeout): nothing to answer then
-                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-                    self.wfile.write(body)
+                self.reply(answer.status_code, answer.content, answer.headers.get("Content-Type"))
 
             do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _forward  # noqa: N815
 

@@ -20,11 +20,13 @@ import functools
 import json
 import os
 import shutil
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from subprocess import CompletedProcess
 from typing import Any
 
 from devstack import bootstrap
@@ -515,6 +517,18 @@ class LocalStack:
             lambda: storage.Client(project=self.project, credentials=AnonymousCredentials()),
         )
 
+    def ensure_bucket(self, name: str, *, versioned: bool = False) -> Any:
+        """The bucket ``name``, created (with object versioning if asked) when missing."""
+        from google.api_core import exceptions
+
+        bucket = self.storage().bucket(name)
+        if versioned:
+            bucket.versioning_enabled = True
+        try:
+            return self.storage().create_bucket(bucket)
+        except exceptions.Conflict:
+            return self.storage().bucket(name)
+
     def bigquery(self) -> Any:
         from google.api_core.client_options import ClientOptions
         from google.auth.credentials import AnonymousCredentials
@@ -562,6 +576,19 @@ class LocalStack:
         from shared.bigquery import run_job
 
         return run_job(sql, params, client=self.bigquery())[0]
+
+    def run_module(self, module: str, *args: str, timeout: float = 120) -> CompletedProcess[str]:
+        """``python -m module args...`` against this stack (its environment, the repository as
+        working directory); returns the finished process, whatever its exit code."""
+        return subprocess.run(
+            [sys.executable, "-m", module, *args],
+            cwd=REPO,
+            env={**self.env, "PATH": "/usr/bin:/bin"},
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
 
     def wait_until(
         self,

@@ -33,6 +33,7 @@ from typing import Any
 
 import requests
 
+from devstack.local_http import QuietHandler, ServedOnThread
 from devstack.strict_rules import (
     BigQueryError,
     Statement,
@@ -94,12 +95,7 @@ class _Call:
         return bool(self._config.get("dryRun"))
 
 
-class _Server(http.server.ThreadingHTTPServer):
-    request_queue_size = 256  # bursts of concurrent function instances must not be refused
-    daemon_threads = True
-
-
-class StrictBigQuery:
+class StrictBigQuery(ServedOnThread):
     """The layer: an HTTP server (own thread) forwarding to ``upstream`` under the rules."""
 
     def __init__(
@@ -115,20 +111,7 @@ class StrictBigQuery:
         self._failed: dict[str, dict[str, Any]] = {}
         self._failed_lock = threading.Lock()
         self._local = threading.local()
-        self._server = _Server(("127.0.0.1", port), self._handler())
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def __enter__(self) -> StrictBigQuery:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._listen(self._handler(), port)
 
     def serve_forever(self) -> None:
         self._server.serve_forever()
@@ -329,15 +312,9 @@ class StrictBigQuery:
     def _handler(self) -> type[http.server.BaseHTTPRequestHandler]:
         layer = self
 
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, format: str, *args: Any) -> None:
-                return
-
+        class Handler(QuietHandler):
             def _any(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else b""
+                body = self.body()
                 try:
                     status, content, kind = layer.handle(
                         self.command, self.path, body, dict(self.headers.items())
@@ -347,12 +324,7 @@ class StrictBigQuery:
                     content = json.dumps(
                         {"error": {"code": 502, "message": f"strict layer: upstream: {exc}"}}
                     ).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", kind or "application/json")
-                self.send_header("Content-Length", str(len(content)))
-                self.end_headers()
-                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-                    self.wfile.write(content)
+                self.reply(status, content, kind)
 
             do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _any  # noqa: N815
 

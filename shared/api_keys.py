@@ -69,9 +69,9 @@ def create_key(
 ) -> tuple[str, str]:
     """Store a new key's hash; returns ``(key_id, key)``: the key exists only in this answer."""
     problems = []
-    if not isinstance(customer_id, str) or not _ID.match(customer_id):
+    if not isinstance(customer_id, str) or not _ID.fullmatch(customer_id):
         problems.append("customer_id must be 1-128 letters, digits, '_', '.', ':' or '-'")
-    if isinstance(scopes, str) or not scopes or not all(_SCOPE.match(s) for s in scopes):
+    if isinstance(scopes, str) or not scopes or not all(_SCOPE.fullmatch(s) for s in scopes):
         problems.append("scopes must be a non-empty list of scope names")
     if len(name) > 200:
         problems.append("name must be at most 200 characters")

@@ -7,10 +7,10 @@ unmodified official clients to the emulators.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from shared.once import OncePerKey
 from shared.settings import get_settings
 
 if TYPE_CHECKING:
@@ -20,31 +20,32 @@ if TYPE_CHECKING:
     from google.cloud import storage as gcs
     from google.cloud.bigquery_storage_v1 import BigQueryWriteClient
 
-_lock = threading.Lock()
-_instances: dict[str, Any] = {}
+_instances: OncePerKey[str, Any] = OncePerKey()
 
 
 def _once[T](name: str, factory: Callable[[], T]) -> T:
-    instance = _instances.get(name)
-    if instance is None:
-        with _lock:
-            instance = _instances.get(name)
-            if instance is None:
-                instance = factory()
-                _instances[name] = instance
+    instance: T = _instances.get(name, factory)
     return instance
 
 
 def reset() -> None:
     """Forget every client (tests; after a fork)."""
-    with _lock:
-        _instances.clear()
+    _instances.clear()
 
 
 def _anonymous() -> Any:
     from google.auth.credentials import AnonymousCredentials
 
     return AnonymousCredentials()
+
+
+def _project_client[T](client_class: Callable[..., T], emulator_host: str | None) -> T:
+    """``client_class(project=...)``; with anonymous credentials when an emulator serves it
+    (the library reads the emulator's host from the environment itself)."""
+    project = get_settings().project_id
+    if emulator_host:
+        return client_class(project=project, credentials=_anonymous())
+    return client_class(project=project)
 
 
 def bigquery() -> bq.Client:
@@ -106,10 +107,7 @@ def storage() -> gcs.Client:
     def make() -> gcs.Client:
         from google.cloud import storage as gcs_mod
 
-        settings = get_settings()
-        if settings.storage_emulator_host:
-            return gcs_mod.Client(project=settings.project_id, credentials=_anonymous())
-        return gcs_mod.Client(project=settings.project_id)
+        return _project_client(gcs_mod.Client, get_settings().storage_emulator_host)
 
     return _once("storage", make)
 
@@ -131,10 +129,7 @@ def firestore() -> fs.Client:
     def make() -> fs.Client:
         from google.cloud import firestore as fs_mod
 
-        settings = get_settings()
-        if settings.firestore_emulator_host:
-            return fs_mod.Client(project=settings.project_id, credentials=_anonymous())
-        return fs_mod.Client(project=settings.project_id)
+        return _project_client(fs_mod.Client, get_settings().firestore_emulator_host)
 
     return _once("firestore", make)
 

@@ -109,6 +109,29 @@ def _optional_str(data: Mapping[str, Any], key: str, problems: list[str]) -> str
     return value
 
 
+def _object_resource(data: Any, problems: list[str]) -> dict[str, Any]:
+    """The event's data as the object resource (a JSON object); raises with every problem."""
+    if isinstance(data, bytes | str):
+        try:
+            data = json.loads(data)
+        except (ValueError, UnicodeDecodeError):
+            raise EventDataError(["event data is not JSON"]) from None
+    if not isinstance(data, dict):
+        raise EventDataError([*problems, "event data must be a JSON object (the object resource)"])
+    return data
+
+
+def _metadata(data: dict[str, Any], problems: list[str]) -> dict[str, str]:
+    """The object's custom metadata as strings (absent or null: none)."""
+    raw = data.get("metadata")
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        problems.append("data.metadata must be an object")
+        return {}
+    return {str(k): str(v) for k, v in raw.items()}
+
+
 def storage_object_from_event(event: CloudEventLike) -> StorageObjectEvent:
     """Decode a ``google.cloud.storage.object.v1.*`` CloudEvent."""
     problems: list[str] = []
@@ -118,14 +141,7 @@ def storage_object_from_event(event: CloudEventLike) -> StorageObjectEvent:
         problems.append("event id is missing")
     if event_type not in STORAGE_EVENT_TYPES:
         problems.append(f"event type {event_type!r} is not a Cloud Storage object event")
-    data = event.data
-    if isinstance(data, bytes | str):
-        try:
-            data = json.loads(data)
-        except (ValueError, UnicodeDecodeError):
-            raise EventDataError(["event data is not JSON"]) from None
-    if not isinstance(data, dict):
-        raise EventDataError([*problems, "event data must be a JSON object (the object resource)"])
+    data = _object_resource(event.data, problems)
     bucket = _optional_str(data, "bucket", problems) or ""
     name = _optional_str(data, "name", problems) or ""
     if not bucket:
@@ -136,14 +152,7 @@ def storage_object_from_event(event: CloudEventLike) -> StorageObjectEvent:
     if generation is None and "generation" not in data:
         problems.append("data.generation is missing")
     size = _optional_int(data, "size", problems)
-    metadata_raw = data.get("metadata")
-    if metadata_raw is None:
-        metadata_raw = {}
-    metadata: dict[str, str] = {}
-    if not isinstance(metadata_raw, dict):
-        problems.append("data.metadata must be an object")
-    else:
-        metadata = {str(k): str(v) for k, v in metadata_raw.items()}
+    metadata = _metadata(data, problems)
     strings = {
         key: _optional_str(data, key, problems)
         for key in ("contentType", "md5Hash", "crc32c", "storageClass", "timeCreated", "updated")

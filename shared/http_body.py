@@ -70,5 +70,5 @@ def parse_json(body: bytes) -> Any:
         return None
     try:
         return json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # deep nesting ("[" * 30000, 60 KB) was a 500
         return None

@@ -14,11 +14,12 @@ after an ambiguous failure (a timeout after the server committed) cannot apply t
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from shared import clients
 from shared.bigquery.errors import classify, is_conflict, is_transient
@@ -113,14 +114,7 @@ def query(
         remaining = max(1.0, timeout_s - (time.monotonic() - started))
         return run_job(sql, params, timeout_s=remaining, client=client)[0]
 
-    policy = RetryPolicy(
-        attempts=QUERY_RETRY.attempts,
-        initial_s=QUERY_RETRY.initial_s,
-        multiplier=QUERY_RETRY.multiplier,
-        maximum_s=QUERY_RETRY.maximum_s,
-        deadline_s=timeout_s,
-    )
-    return _retrying(once, policy, None)
+    return _retrying(once, dataclasses.replace(QUERY_RETRY, deadline_s=timeout_s), None)
 
 
 def execute(
@@ -147,19 +141,20 @@ def execute(
     return _retrying(once, policy, on_retry)
 
 
+class ExecuteOptions(TypedDict, total=False):
+    """:func:`execute`'s keyword options (``dml`` takes the same)."""
+
+    timeout_s: float
+    client: Any | None
+    policy: RetryPolicy
+    on_retry: Callable[[int, BaseException, float], None] | None
+
+
 def dml(
-    sql: str,
-    params: Mapping[str, Any] | None = None,
-    *,
-    timeout_s: float = QUERY_TIMEOUT_S,
-    client: Any | None = None,
-    policy: RetryPolicy = DML_RETRY,
-    on_retry: Callable[[int, BaseException, float], None] | None = None,
+    sql: str, params: Mapping[str, Any] | None = None, **options: Unpack[ExecuteOptions]
 ) -> int:
     """Run a mutating statement under :data:`DML_RETRY`; returns the affected rows."""
-    return execute(
-        sql, params, timeout_s=timeout_s, client=client, policy=policy, on_retry=on_retry
-    )[1]
+    return execute(sql, params, **options)[1]
 
 
 def dry_run_bytes(

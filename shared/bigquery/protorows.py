@@ -41,7 +41,6 @@ import hashlib
 import json
 import math
 import re
-import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -49,6 +48,7 @@ from typing import Any
 from google.protobuf import descriptor_pb2, descriptor_pool, message, message_factory
 
 from shared.errors import PipelineError
+from shared.once import OncePerKey
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _EPOCH_DATE = dt.date(1970, 1, 1)
@@ -365,19 +365,15 @@ class RowCodec:
         return dict(json_format.MessageToDict(msg, preserving_proto_field_name=True))
 
 
-_codecs: dict[str, RowCodec] = {}
-_codecs_lock = threading.Lock()
+_codecs: OncePerKey[str, RowCodec] = OncePerKey()
 
 
 def row_codec(table: str) -> RowCodec:
     """The codec of a manifest table (built once per process)."""
-    codec = _codecs.get(table)
-    if codec is None:
+
+    def make() -> RowCodec:
         from shared.resources import manifest
 
-        with _codecs_lock:
-            codec = _codecs.get(table)
-            if codec is None:
-                codec = RowCodec(manifest().table_schema(table))
-                _codecs[table] = codec
-    return codec
+        return RowCodec(manifest().table_schema(table))
+
+    return _codecs.get(table, make)

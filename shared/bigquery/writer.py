@@ -13,9 +13,11 @@ How a write goes:
 2. Group commit, leader-based (no background thread of ours: Cloud Functions throttle CPU
    outside requests). The oldest waiting caller is the leader: it waits up to ``max_wait_s``
    for others to add their rows (or until ``max_rows`` / ``max_bytes``), takes the batch, sends
-   ONE append and hands leadership on at once, so the next batch is sent while this one is in
-   flight (at most ``max_inflight`` appends per table, 2 by default; round trips overlap).
-   Then it waits for its own append's answer and finishes every caller of its batch.
+   ONE append and hands leadership on at once, so the next batch forms while this one is in
+   flight. The next batch leaves when the append in flight is answered (the leader then
+   lingers ``max_wait_s`` more, so the callers just released join it), or at once when it is
+   full (up to ``max_inflight`` appends, 2 by default). The leader waits for its own append's
+   answer and finishes every caller of its batch.
 3. BigQuery rejects a request with an invalid row whole and names the rows (``row_errors``):
    those rows become permanent errors of their callers; the good rows are sent again and land.
 4. Other errors are classified (:func:`shared.bigquery.errors.classify`). Transient ones (the
@@ -36,6 +38,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import logging
 import threading
 import time
 from collections import deque
@@ -47,6 +50,7 @@ from shared import clients
 from shared.bigquery.errors import classify
 from shared.bigquery.protorows import RowCodec, RowEncodingError, row_codec
 from shared.errors import PermanentError, TransientError
+from shared.once import OncePerKey
 from shared.retry import RetryPolicy
 
 Row = tuple[str, Mapping[str, Any]]
@@ -57,7 +61,13 @@ MAX_REQUEST_BYTES = 9_000_000
 DEFAULT_DEADLINE_S = 30.0
 OPEN_TIMEOUT_S = 10.0
 OPEN_COOLDOWN_S = 1.0
+OPEN_POLL_S = 0.005
 APPEND_RETRY = RetryPolicy(attempts=4, initial_s=0.2, multiplier=2.0, maximum_s=2.0)
+logger = logging.getLogger("shared.bigquery.writer")
+
+
+def _ms_since(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 1)
 
 
 class RowsRejectedError(PermanentError):
@@ -97,6 +107,7 @@ class WriteStats:
     resends: int = 0  # requests re-sent without their rejected rows
     retries: int = 0  # requests retried after a transient failure
     rejected_rows: int = 0
+    append_ms: int = 0  # summed round trips, send to answer (resends and failures included)
 
     def as_dict(self) -> dict[str, int]:
         return {
@@ -106,6 +117,7 @@ class WriteStats:
             "resends": self.resends,
             "retries": self.retries,
             "rejected_rows": self.rejected_rows,
+            "append_ms": self.append_ms,
         }
 
 
@@ -117,17 +129,38 @@ def stream_path(table_id: str) -> str:
 
 
 class _PolledFuture:
-    """An AppendRowsFuture waited on with fine-grained polling (the library default polls
-    ``done()`` every 1 s and more, which would add up to a second to every write)."""
+    """An AppendRowsFuture waited on with fine-grained polling of ``done()``.
+
+    The library's own ``result()`` polls through ``google.api_core``'s retry machinery (an
+    exception per poll, jittered sleeps up to 1 s and more by default); with a 2-20 ms
+    jittered poll the caller still woke 5-8 ms (p50) after the answer had arrived (measured,
+    docs/bigquery-writes.md). A plain 1-4 ms poll: only the leader of an append in flight
+    waits here (at most ``max_inflight`` threads per table), so the cost is small."""
 
     def __init__(self, future: Any) -> None:
         self._future = future
 
     def result(self, timeout: float | None = None) -> Any:
-        from google.api_core.future import polling
+        future = self._future
+        deadline = None if timeout is None else time.monotonic() + timeout
+        delay = 0.001
+        while not future.done():
+            if deadline is not None and time.monotonic() >= deadline:
+                raise concurrent.futures.TimeoutError(f"append not answered in {timeout:.1f}s")
+            time.sleep(delay)
+            delay = min(delay * 1.5, 0.004)
+        return future.result(timeout=0)
 
-        fast = polling.DEFAULT_POLLING.with_delay(initial=0.002, maximum=0.02, multiplier=1.5)
-        return self._future.result(timeout=timeout, polling=fast)
+
+def shorten_open_poll(library: Any) -> None:
+    """The library's open polls every 80 ms (``_WRITE_OPEN_INTERVAL``) for the RPC to become
+    active, which happens only once the server has answered the first append: the first append
+    of every connection lost up to 80 ms (40 on average) to that sleep. Poll every 5 ms instead
+    (one thread, only while a connection opens). If a later library renames the constant,
+    nothing breaks here (a unit test notices)."""
+    interval = getattr(library, "_WRITE_OPEN_INTERVAL", None)
+    if isinstance(interval, int | float) and interval > OPEN_POLL_S:
+        library._WRITE_OPEN_INTERVAL = OPEN_POLL_S
 
 
 class DefaultStream:
@@ -148,33 +181,58 @@ class DefaultStream:
         self.open_timeout_s = OPEN_TIMEOUT_S
         self._open_failed_until = 0.0
         self._sender: concurrent.futures.ThreadPoolExecutor | None = None
+        self.opened: dict[str, float] = {}  # spans of the last open (ms), for logs and benches
 
-    def _open(self) -> Any:
+    def _open(self, spans: dict[str, float]) -> Any:
         from google.cloud.bigquery_storage_v1 import types, writer
 
+        shorten_open_poll(writer)
+        started = time.perf_counter()
+        client = self._client()  # first use: credentials, transport, channel (lazy connect)
+        spans["client_ms"] = _ms_since(started)
+        started = time.perf_counter()
         template = types.AppendRowsRequest(
             write_stream=stream_path(self.table_id),
             proto_rows=types.AppendRowsRequest.ProtoData(
                 writer_schema=types.ProtoSchema(proto_descriptor=self._codec.descriptor)
             ),
         )
-        return writer.AppendRowsStream(self._client(), template)
+        stream = writer.AppendRowsStream(client, template)
+        spans["stream_ms"] = _ms_since(started)
+        return stream
 
     def append(self, rows: list[bytes], timeout: float) -> tuple[AppendFuture, int]:
-        from google.cloud.bigquery_storage_v1 import types
+        started = time.perf_counter()
+        from google.cloud.bigquery_storage_v1 import types  # first use: ~0.2 s of imports
 
+        imported = _ms_since(started)
         request = types.AppendRowsRequest(
             proto_rows=types.AppendRowsRequest.ProtoData(rows=types.ProtoRows(serialized_rows=rows))
         )
+        spans: dict[str, float] | None = None
         with self._lock:
             if self._stream is None:
                 if time.monotonic() < self._open_failed_until:
                     raise TransientError(f"{self.table_id}: Write API stream unavailable")
-                self._stream = self._open()
+                spans = {"import_ms": imported}
+                self._stream = self._open(spans)
                 self._sender = concurrent.futures.ThreadPoolExecutor(1, "bq-write-send")
                 self._generation += 1
             stream, generation = self._stream, self._generation
+            sent = time.perf_counter()
             future = self._bounded_send(stream, request, min(timeout, self.open_timeout_s))
+        if spans is not None:
+            # the library opens the RPC inside the first send and returns once the server
+            # has answered it: this span is connect + the first append's whole round trip
+            spans["first_append_ms"] = _ms_since(sent)
+            self.opened = spans
+            logger.info(
+                "Write API stream opened: %s",
+                self.table_id,
+                extra={
+                    "fields": {"event": "bigquery_stream_opened", "table": self.table_id, **spans}
+                },
+            )
         return _PolledFuture(future), generation
 
     def _bounded_send(self, stream: Any, request: Any, timeout: float) -> Any:
@@ -369,15 +427,30 @@ class StorageWriter:
         self._queued_bytes -= size
         return batch
 
+    def _may_send(self) -> bool:
+        """One append in flight per table; a further one (up to ``max_inflight``) only with a
+        full batch. A second append of a partial batch would only queue behind the first on
+        the same connection (the local BigQuery serves a connection's appends one at a time)
+        and leave with half the rows: measured 0.6x the throughput (docs/bigquery-writes.md)."""
+        limit = self.max_inflight if self._full() else 1
+        return self._inflight < limit
+
     def _lead(self, me: _Pending) -> None:
         with self._cond:
             wait_until = me.arrived + self.max_wait_s
             while True:
+                if not self._may_send():
+                    self._cond.wait()  # notified when an append finishes or the batch fills
+                    # linger once more after the append in flight finished: the callers it
+                    # just released come back with their next rows and join this batch
+                    # (else the requests split into two half-size batches for good)
+                    if self._may_send():
+                        wait_until = max(wait_until, self._clock() + self.max_wait_s)
+                    continue
                 now = self._clock()
-                ready = self._full() or now >= wait_until
-                if ready and self._inflight < self.max_inflight:
+                if self._full() or now >= wait_until:
                     break
-                self._cond.wait(max(0.001, wait_until - now) if not ready else None)
+                self._cond.wait(max(0.001, wait_until - now))
             batch = self._take_batch()
             self._inflight += 1
             # hand leadership on now: the next batch forms (and is sent) while this one flies
@@ -399,12 +472,13 @@ class StorageWriter:
                 if p.error is None:
                     p.error = exc
         finally:
-            with self._cond:
-                self._inflight -= 1
-                self._cond.notify_all()
+            # release the batch's callers first, then wake the next leader (it lingers for them)
             for p in batch:
                 p.finished = True
                 p.done.set()
+            with self._cond:
+                self._inflight -= 1
+                self._cond.notify_all()
 
     def _send_until_done(self, batch: list[_Pending]) -> None:
         owners = [(p, i) for p in batch for i in range(len(p.encoded))]
@@ -417,13 +491,16 @@ class StorageWriter:
                 self.stats.calls += 1
                 self.stats.rows += len(payload)
             generation = -1
+            sent = time.perf_counter()
             try:
                 future, generation = self._appender.append(
                     payload, max(0.05, deadline - self._clock())
                 )
                 future.result(timeout=max(0.05, deadline - self._clock()))
+                self._count_round_trip(sent)
                 return
             except Exception as exc:
+                self._count_round_trip(sent)
                 rejected = row_errors(exc)
                 if rejected:
                     kept = self._reject(owners, remaining, rejected)
@@ -445,6 +522,11 @@ class StorageWriter:
                 with self._stats_lock:
                     self.stats.retries += 1
                 self._sleep(delay)
+
+    def _count_round_trip(self, sent: float) -> None:
+        elapsed_ms = round((time.perf_counter() - sent) * 1000)
+        with self._stats_lock:
+            self.stats.append_ms += elapsed_ms
 
     def _reject(
         self, owners: list[tuple[_Pending, int]], remaining: list[int], rejected: dict[int, str]
@@ -474,25 +556,20 @@ class StorageWriter:
 
 
 # ----------------------------------------------------------------------------- registry
-_streams: dict[str, DefaultStream] = {}
-_streams_lock = threading.Lock()
+_streams: OncePerKey[str, DefaultStream] = OncePerKey()
 
 
 def default_stream(table: str) -> DefaultStream:
     """The process's one stream to a manifest table (created on first use)."""
-    stream = _streams.get(table)
-    if stream is None:
+
+    def make() -> DefaultStream:
         from shared.resources import manifest, table_id
         from shared.settings import get_settings
 
-        with _streams_lock:
-            stream = _streams.get(table)
-            if stream is None:
-                dataset = manifest().table(table)["dataset"]
-                full = table_id(get_settings().project_id, dataset, table)
-                stream = DefaultStream(full, row_codec(table))
-                _streams[table] = stream
-    return stream
+        dataset = manifest().table(table)["dataset"]
+        return DefaultStream(table_id(get_settings().project_id, dataset, table), row_codec(table))
+
+    return _streams.get(table, make)
 
 
 def table_writer(table: str, **options: Any) -> StorageWriter:
@@ -507,8 +584,5 @@ def table_writer(table: str, **options: Any) -> StorageWriter:
 
 def reset() -> None:
     """Close every stream (tests; after a fork)."""
-    with _streams_lock:
-        streams = list(_streams.values())
-        _streams.clear()
-    for stream in streams:
+    for stream in _streams.clear():
         stream.close()

@@ -425,8 +425,14 @@ class _State:
             return False
         lease["expires_at"] = self.now + timedelta(seconds=op.lease_seconds)
         self.leases_changed = True
-        if op.api_call:
-            self.event("heartbeat", op.run_id, pipeline=lease.get("pipeline"), api_call=True)
+        # every heartbeat has its event, from the API or pipeline-events alike (no input is
+        # answered with nothing written to the record)
+        self.event(
+            "heartbeat",
+            op.run_id,
+            pipeline=lease.get("pipeline"),
+            api_call=op.api_call,
+        )
         return True
 
     def finish(self, op: _Op) -> bool:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 from shared.quotas import db, store
-from shared.quotas.plans import STATUSES, TRIAL_DAYS, plan
+from shared.quotas.plans import STATUSES, TRIAL_DAYS, Plan, plan
 from shared.quotas.validation import check_id, raise_if
 
 _UPSERT_PROFILE = """
@@ -34,6 +34,31 @@ VALUES (@subscription_id, @customer_id, @plan, 'ACTIVE', @daily, @concurrent, @m
 """
 
 
+def _checked_plan(
+    customer_id: str,
+    plan_name: str,
+    status: str,
+    daily_limit: int | None,
+    concurrent_limit: int | None,
+) -> Plan:
+    """The plan of a valid upsert; InvalidInputError lists every problem of the arguments."""
+    problems: list[str] = []
+    check_id(problems, "customer_id", customer_id)
+    if status not in STATUSES:
+        problems.append(f"status must be one of {', '.join(STATUSES)}")
+    chosen: Plan | None = None
+    try:
+        chosen = plan(plan_name)
+    except ValueError as exc:
+        problems.append(str(exc))
+    for label, value in (("daily_limit", daily_limit), ("concurrent_limit", concurrent_limit)):
+        if value is not None and (isinstance(value, bool) or not 0 <= value <= 100_000):
+            problems.append(f"{label} must be between 0 and 100000")
+    raise_if(problems)
+    assert chosen is not None  # raise_if raised otherwise
+    return chosen
+
+
 def upsert_customer(
     customer_id: str,
     plan_name: str,
@@ -46,18 +71,7 @@ def upsert_customer(
 ) -> None:
     """Create or update a customer and its active subscription (limits from the plan, or the
     overrides given; a TRIAL without an end gets the 14-day trial)."""
-    problems: list[str] = []
-    check_id(problems, "customer_id", customer_id)
-    if status not in STATUSES:
-        problems.append(f"status must be one of {', '.join(STATUSES)}")
-    try:
-        chosen = plan(plan_name)
-    except ValueError as exc:
-        problems.append(str(exc))
-    for label, value in (("daily_limit", daily_limit), ("concurrent_limit", concurrent_limit)):
-        if value is not None and (isinstance(value, bool) or not 0 <= value <= 100_000):
-            problems.append(f"{label} must be between 0 and 100000")
-    raise_if(problems)
+    chosen = _checked_plan(customer_id, plan_name, status, daily_limit, concurrent_limit)
     now = datetime.now(UTC)
     if status == "TRIAL" and trial_ends_at is None:
         trial_ends_at = now + timedelta(days=TRIAL_DAYS)

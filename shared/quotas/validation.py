@@ -21,7 +21,7 @@ class InvalidInputError(PermanentError):
 
 
 def check_id(problems: list[str], label: str, value: object) -> str:
-    if not isinstance(value, str) or not _ID.match(value):
+    if not isinstance(value, str) or not _ID.fullmatch(value):  # .match: "$" accepts "x\n"
         problems.append(
             f"{label} must be 1-128 characters of letters, digits, '_', '.', ':' or '-' "
             f"(got {str(value)[:60]!r})"

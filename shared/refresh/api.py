@@ -90,7 +90,7 @@ def handle(  # noqa: PLR0911, PLR0917
 def _json_body(body: bytes) -> Any:
     try:
         return json.loads(body or b"{}")
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # deep nesting: 400, not 500
         raise ApiError(400, "body is not JSON") from None
 
 
@@ -205,7 +205,7 @@ def history(store: Any, definitions: dict[str, Any], args: dict[str, str]) -> di
     offset = _int_arg(args, "page_token", 0, 0, 10_000_000)
     run_id = args.get("run_id")
     state = args.get("status")
-    if run_id is not None and not refresh_request._RUN_ID.match(run_id):
+    if run_id is not None and not refresh_request._RUN_ID.fullmatch(run_id):
         raise ApiError(400, "bad run_id")
     rows, _ = store.query(
         f"""SELECT * FROM `{store.t("refresh_runs_current")}`

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 import uuid
 from dataclasses import asdict, dataclass, field
@@ -85,7 +86,7 @@ def _tables(value: Any, key: str, problems: list[str]) -> tuple[str, ...] | None
     if value is None:
         return None
     if not isinstance(value, list) or not all(
-        isinstance(t, str) and _TABLE.match(t) for t in value
+        isinstance(t, str) and _TABLE.fullmatch(t) for t in value
     ):
         problems.append(f"{key} must be a list of table names")
         return None
@@ -95,68 +96,104 @@ def _tables(value: Any, key: str, problems: list[str]) -> tuple[str, ...] | None
     return tuple(value)
 
 
-def parse(body: Any, *, default_run_type: str = "manual") -> RefreshRequest:  # noqa: PLR0912
-    """Validate a request body (a JSON object); RequestError lists every problem."""
+def _int(
+    body: dict[str, Any],
+    key: str,
+    low: int,
+    high: int,
+    problems: list[str],
+    *,
+    default: int | None = None,
+) -> int | None:
+    """``body[key]`` as an integer in [low, high], ``default`` when absent (null is allowed
+    only when the default is None); an invalid value is noted and gives ``default``."""
+    value = body.get(key, default)
+    if value is None and default is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        problems.append(f"{key} must be an integer in [{low}, {high}]")
+        return default
+    return value
+
+
+def _matching(
+    body: dict[str, Any], key: str, pattern: re.Pattern[str], message: str, problems: list[str]
+) -> str | None:
+    """``body[key]`` when it is a string matching ``pattern``; None when absent or invalid."""
+    value = body.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str) or not pattern.fullmatch(value):
+        problems.append(message)
+        return None
+    return value
+
+
+def _as_of(value: Any, problems: list[str]) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        problems.append("as_of must be an ISO date (YYYY-MM-DD)")
+        return None
+
+
+def _customer(value: Any, problems: list[str]) -> str | None:
+    if value is not None and not (isinstance(value, str) and 0 < len(value) <= 128):
+        problems.append("customer_id must be a string of 1-128 characters")
+        return None
+    return value
+
+
+def _test_hooks(value: Any, problems: list[str]) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        problems.append("test must be an object")
+        return {}
+    return value
+
+
+def run_id_for_message(message_id: str) -> str:
+    """The run id of a message that names none (a Cloud Scheduler tick): derived from its
+    Pub/Sub message id, so a redelivered tick resumes the same run instead of starting a
+    second one, and its audit rows can be found from the message."""
+    return f"msg-{hashlib.sha256(message_id.encode()).hexdigest()[:24]}"
+
+
+def parse(
+    body: Any, *, default_run_type: str = "manual", default_run_id: str | None = None
+) -> RefreshRequest:
+    """Validate a request body (a JSON object); RequestError lists every problem.
+
+    A body without ``run_id`` gets ``default_run_id`` (else a new random id)."""
     if not isinstance(body, dict):
         raise RequestError(["the request must be a JSON object"])
     problems: list[str] = []
     unknown = set(body) - _KEYS
     if unknown:
         problems.append(f"unknown fields {sorted(str(k) for k in unknown)[:10]}")
-    run_id = body.get("run_id") or new_run_id()
-    if not isinstance(run_id, str) or not _RUN_ID.match(run_id):
+    run_id = body.get("run_id") or default_run_id or new_run_id()
+    if not isinstance(run_id, str) or not _RUN_ID.fullmatch(run_id):  # .match: "$" accepts "x\n"
         problems.append("run_id must be 1-100 characters of [A-Za-z0-9_.:-]")
     run_type = body.get("run_type", default_run_type)
     if run_type not in RUN_TYPES:
         problems.append(f"run_type must be one of {RUN_TYPES}")
-    schedule = body.get("schedule")
-    if schedule is not None and not (isinstance(schedule, str) and _TABLE.match(schedule)):
-        problems.append("schedule must be a name")
-    as_of = None
-    if body.get("as_of") is not None:
-        try:
-            as_of = date.fromisoformat(str(body["as_of"]))
-        except ValueError:
-            problems.append("as_of must be an ISO date (YYYY-MM-DD)")
-    customer = body.get("customer_id")
-    if customer is not None and not (isinstance(customer, str) and 0 < len(customer) <= 128):
-        problems.append("customer_id must be a string of 1-128 characters")
-    concurrency = body.get("concurrency")
-    if concurrency is not None and (
-        isinstance(concurrency, bool)
-        or not isinstance(concurrency, int)
-        or not 1 <= concurrency <= 32
-    ):
-        problems.append("concurrency must be an integer in [1, 32]")
-    invocation = body.get("invocation", 0)
-    if (
-        isinstance(invocation, bool)
-        or not isinstance(invocation, int)
-        or not 0 <= invocation <= 1000
-    ):
-        problems.append("invocation must be an integer in [0, 1000]")
-    delayed = body.get("delayed_attempt", 0)
-    if isinstance(delayed, bool) or not isinstance(delayed, int) or not 0 <= delayed <= 10:
-        problems.append("delayed_attempt must be an integer in [0, 10]")
-    test = body.get("test", {})
-    if not isinstance(test, dict):
-        problems.append("test must be an object")
     request = RefreshRequest(
         run_id=str(run_id),
         run_type=str(run_type),
-        schedule=schedule,
+        schedule=_matching(body, "schedule", _TABLE, "schedule must be a name", problems),
         tables=_tables(body.get("tables"), "tables", problems),
         with_dependents=_bool(body, "with_dependents", problems),
         with_dependencies=_bool(body, "with_dependencies", problems),
         dry_run=_bool(body, "dry_run", problems),
         full_refresh=_bool(body, "full_refresh", problems),
-        as_of=as_of,
-        customer_id=customer,
-        concurrency=concurrency,
-        invocation=invocation if isinstance(invocation, int) else 0,
+        as_of=_as_of(body.get("as_of"), problems),
+        customer_id=_customer(body.get("customer_id"), problems),
+        concurrency=_int(body, "concurrency", 1, 32, problems),
+        invocation=_int(body, "invocation", 0, 1000, problems, default=0) or 0,
         shadow=_tables(body.get("shadow"), "shadow", problems) or (),
-        delayed_attempt=delayed if isinstance(delayed, int) else 0,
-        test=test if isinstance(test, dict) else {},
+        delayed_attempt=_int(body, "delayed_attempt", 0, 10, problems, default=0) or 0,
+        test=_test_hooks(body.get("test", {}), problems),
     )
     if problems:
         raise RequestError(problems)

@@ -64,19 +64,21 @@ class TableAudit:
 
     @property
     def monthly_cost_logical(self) -> float | None:
-        if self.logical_bytes is None:
-            return None
-        long_term = self.long_term_logical_bytes or 0
-        active = max(self.logical_bytes - long_term, 0)
-        return (active * PRICES["logical_active"] + long_term * PRICES["logical_long_term"]) / GIB
+        return _monthly_cost(self.logical_bytes, self.long_term_logical_bytes, "logical")
 
     @property
     def monthly_cost_physical(self) -> float | None:
-        if self.physical_bytes is None:
-            return None
-        long_term = self.long_term_physical_bytes or 0
-        active = max(self.physical_bytes - long_term, 0)
-        return (active * PRICES["physical_active"] + long_term * PRICES["physical_long_term"]) / GIB
+        return _monthly_cost(self.physical_bytes, self.long_term_physical_bytes, "physical")
+
+
+def _monthly_cost(total: int | None, long_term: int | None, model: str) -> float | None:
+    """Monthly storage cost of ``total`` bytes of which ``long_term`` are long-term, billed by
+    the ``logical`` or ``physical`` model; None when BigQuery did not say."""
+    if total is None:
+        return None
+    old = long_term or 0
+    active = max(total - old, 0)
+    return (active * PRICES[f"{model}_active"] + old * PRICES[f"{model}_long_term"]) / GIB
 
 
 @dataclass

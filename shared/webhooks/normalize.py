@@ -185,3 +185,15 @@ def zone(value: Any, path: str) -> ZoneInfo:
 
 def iso(value: datetime) -> str:
     return value.astimezone(UTC).isoformat()
+
+
+# ---------------------------------------------------------------- source module defaults
+def top_level_id(payload: dict[str, Any]) -> str | None:
+    """A source's ``provider_event_id`` when the body carries it as ``id`` (Stripe-like)."""
+    return text(payload.get("id"), "id", max_len=200)
+
+
+def top_level_type(payload: dict[str, Any]) -> str | None:
+    """A source's ``payload_event_type`` when the body carries it as a string ``type``."""
+    value = payload.get("type")
+    return value if isinstance(value, str) else None

@@ -30,9 +30,7 @@ def provider_event_id(payload: dict[str, Any]) -> str | None:
     return None  # the signed webhook-id (event_id attribute) is the id
 
 
-def payload_event_type(payload: dict[str, Any]) -> str | None:
-    value = payload.get("type")
-    return value if isinstance(value, str) else None
+payload_event_type = n.top_level_type
 
 
 def _rows(payload: dict[str, Any]) -> list[dict[str, Any]]:

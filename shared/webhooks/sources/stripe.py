@@ -16,13 +16,8 @@ from shared.webhooks.rows import Context, TypedRow, platform_event
 SOURCE = "stripe"
 
 
-def provider_event_id(payload: dict[str, Any]) -> str | None:
-    return n.text(payload.get("id"), "id", max_len=200)
-
-
-def payload_event_type(payload: dict[str, Any]) -> str | None:
-    value = payload.get("type")
-    return value if isinstance(value, str) else None
+provider_event_id = n.top_level_id
+payload_event_type = n.top_level_type
 
 
 def _object(payload: dict[str, Any]) -> dict[str, Any]:

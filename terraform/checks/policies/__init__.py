@@ -1,2 +1,2 @@
-"""Project checkov policies (--external-checks-dir terraform/checks/policies); each file stands alone
-(checkov loads them as loose modules, so helpers are repeated rather than imported)."""
+"""Project checkov policies (--external-checks-dir terraform/checks/policies); what they share is
+in plumb_policy.py (checkov puts this folder on sys.path before it loads each file)."""

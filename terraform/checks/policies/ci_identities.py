@@ -9,71 +9,11 @@ project viewers read datasets without access blocks and much more).
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from checkov.common.models.enums import CheckCategories, CheckResult
 from checkov.terraform.checks.resource.base_resource_check import BaseResourceCheck
-
-ROLE = re.compile(r"roles/[A-Za-z.]+|projects/[^'\"\s]+/roles/\w+")
-
-
-def text(conf: dict[str, Any], key: str) -> str:
-    """Everything under ``key`` as one string (checkov wraps values in lists)."""
-    return str(conf.get(key, ""))
-
-
-def roles(conf: dict[str, Any]) -> set[str]:
-    """Roles a (possibly for_each) IAM member resource grants."""
-    found = set(ROLE.findall(text(conf, "role")))
-    if "each." in text(conf, "role"):
-        found |= set(ROLE.findall(text(conf, "for_each")))
-    return found
-
-
-def blocks(conf: dict[str, Any], name: str) -> list[dict[str, Any]]:
-    """Static blocks ``name`` plus the content of ``dynamic "name"`` blocks."""
-    found = [b for b in conf.get(name, []) if isinstance(b, dict)]
-    for dynamic in conf.get("dynamic", []):
-        if isinstance(dynamic, dict) and name in dynamic:
-            body = dynamic[name]
-            content = body.get("content", [{}]) if isinstance(body, dict) else [{}]
-            found += [c for c in content if isinstance(c, dict)]
-    return found
-
-DEPLOYER_FORBIDDEN = {
-    "roles/owner",
-    "roles/editor",
-    "roles/iam.securityAdmin",
-    "roles/iam.roleAdmin",
-    "roles/iam.organizationRoleAdmin",
-    "roles/iam.workloadIdentityPoolAdmin",
-    "roles/resourcemanager.organizationAdmin",
-}
-NEEDS_CONDITION = {"roles/resourcemanager.projectIamAdmin"}
-PLANNER_FORBIDDEN = {
-    "roles/owner",
-    "roles/editor",
-    "roles/viewer",
-    "roles/bigquery.admin",
-    "roles/bigquery.dataOwner",
-    "roles/bigquery.dataEditor",
-    "roles/bigquery.dataViewer",
-    "roles/bigquery.user",
-    "roles/storage.admin",
-    "roles/storage.objectAdmin",
-    "roles/storage.objectViewer",
-    "roles/pubsub.admin",
-    "roles/pubsub.editor",
-    "roles/pubsub.subscriber",
-    "roles/secretmanager.admin",
-    "roles/secretmanager.secretAccessor",
-    "roles/datastore.owner",
-    "roles/datastore.user",
-    "roles/datastore.viewer",
-    "roles/cloudkms.cryptoKeyDecrypter",
-    "roles/cloudkms.cryptoKeyEncrypterDecrypter",
-}
+from plumb_policy import DEPLOYER_FORBIDDEN, NEEDS_CONDITION, PLANNER_FORBIDDEN, roles, text
 
 
 def _conditioned(conf: dict[str, Any]) -> bool:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import json
-import threading
 import time
 import uuid
 from typing import Any
@@ -15,7 +14,8 @@ import requests
 
 from devstack.stack import LocalStack
 from shared import api_keys
-from shared.quotas import admission, customers, store
+from shared.quotas import admission, customers
+from tests.integration.quotas.helpers import run_watching_leases
 
 pytestmark = pytest.mark.stack
 
@@ -92,14 +92,6 @@ def test_concurrency_three_never_four_leases_over_http(stack: LocalStack) -> Non
     customer = _customer("conc")
     customers.upsert_customer(customer, "SCALE")  # concurrency 3, 100 a day
     post = _runner(stack, api_keys.create_key(customer, ["runs"])[1])
-    ref = store.leases_ref(customer)
-    peak = 0
-    stop = threading.Event()
-
-    def watch() -> None:
-        nonlocal peak
-        while not stop.is_set():
-            peak = max(peak, len((ref.get().to_dict() or {}).get("leases", {})))
 
     def runner(n: int) -> int:
         admitted = 0
@@ -111,14 +103,7 @@ def test_concurrency_three_never_four_leases_over_http(stack: LocalStack) -> Non
                 assert done.json()["released"] is True
         return admitted
 
-    watcher = threading.Thread(target=watch)
-    watcher.start()
-    try:
-        with concurrent.futures.ThreadPoolExecutor(12) as pool:
-            admitted = sum(pool.map(runner, range(12)))
-    finally:
-        stop.set()
-        watcher.join()
+    admitted, peak = run_watching_leases(customer, runner, 12)
     assert admitted >= 3 and 1 <= peak <= 3
     assert admission.usage(customer)["leases"] == {}
 

@@ -69,6 +69,14 @@ def post_event(
     return requests.post(url, data=body, headers=headers, timeout=60).status_code
 
 
+def upload(bucket: Any, name: str, data: bytes, ctype: str) -> dict[str, Any]:
+    """Upload ``data`` as ``name``; returns the object's resource (as a notification has it)."""
+    blob = bucket.blob(name)
+    blob.upload_from_string(data, content_type=ctype)
+    blob.reload()
+    return resource_of(blob)
+
+
 def resource_of(blob: Any) -> dict[str, Any]:
     """The JSON API object resource (what a Storage notification carries)."""
     return dict(blob._properties)

@@ -3,23 +3,16 @@
 from __future__ import annotations
 
 import io
-import subprocess
-import sys
 import uuid
 
-from devstack.stack import REPO, LocalStack
+from devstack.stack import LocalStack
 from shared.uploads import backfill
 from tests.e2e.uploads import helpers
 
 
 def test_backfill_dry_run_then_idempotent_runs(stack: LocalStack) -> None:
-    from google.api_core import exceptions
-
     name = f"{stack.project}-uploads-backfill"
-    try:
-        bucket = stack.storage().create_bucket(name)
-    except exceptions.Conflict:
-        bucket = stack.storage().bucket(name)
+    bucket = stack.ensure_bucket(name)
     p = f"c-{uuid.uuid4().hex[:8]}/"
     files = {
         f"{p}r1/image/a.jpg": helpers.JPEG,
@@ -51,15 +44,7 @@ def test_backfill_dry_run_then_idempotent_runs(stack: LocalStack) -> None:
 
     # the command line, run twice: same rows, verification still OK
     for _ in range(2):
-        done = subprocess.run(
-            [sys.executable, "-m", "shared.uploads.backfill", "--bucket", name, "--prefix", p],
-            cwd=REPO,
-            env={**stack.env, "PATH": "/usr/bin:/bin"},
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
+        done = stack.run_module("shared.uploads.backfill", "--bucket", name, "--prefix", p)
         assert done.returncode == 0, done.stderr
         assert "OK" in done.stdout
     raw = helpers.raw_rows(stack, name, p)

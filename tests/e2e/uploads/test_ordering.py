@@ -17,20 +17,7 @@ from tests.e2e.uploads import helpers
 
 @pytest.fixture(scope="module")
 def direct_bucket(stack: LocalStack) -> Any:
-    from google.api_core import exceptions
-
-    name = f"{stack.project}-uploads-direct"
-    try:
-        return stack.storage().create_bucket(name)
-    except exceptions.Conflict:
-        return stack.storage().bucket(name)
-
-
-def _upload(bucket: Any, name: str, data: bytes, ctype: str) -> dict[str, Any]:
-    blob = bucket.blob(name)
-    blob.upload_from_string(data, content_type=ctype)
-    blob.reload()
-    return helpers.resource_of(blob)
+    return stack.ensure_bucket(f"{stack.project}-uploads-direct")
 
 
 def test_three_redeliveries_of_every_event_out_of_order(
@@ -38,10 +25,10 @@ def test_three_redeliveries_of_every_event_out_of_order(
 ) -> None:
     url = stack.function_url("uploads")
     p = f"c-{uuid.uuid4().hex[:8]}/r1"
-    keep = _upload(direct_bucket, f"{p}/image/a.png", helpers.PNG, "image/png")
-    v1 = _upload(direct_bucket, f"{p}/audio/b.mp3", helpers.MP3, "audio/mpeg")
-    v2 = _upload(direct_bucket, f"{p}/audio/b.mp3", helpers.MP3 + b"v2", "audio/mpeg")
-    dead = _upload(direct_bucket, f"{p}/document/c.pdf", helpers.PDF, "application/pdf")
+    keep = helpers.upload(direct_bucket, f"{p}/image/a.png", helpers.PNG, "image/png")
+    v1 = helpers.upload(direct_bucket, f"{p}/audio/b.mp3", helpers.MP3, "audio/mpeg")
+    v2 = helpers.upload(direct_bucket, f"{p}/audio/b.mp3", helpers.MP3 + b"v2", "audio/mpeg")
+    dead = helpers.upload(direct_bucket, f"{p}/document/c.pdf", helpers.PDF, "application/pdf")
     direct_bucket.blob(f"{p}/document/c.pdf").delete()
     # newest first, the older generation arrives late, the delete arrives before its finalize
     events = [
@@ -78,13 +65,13 @@ def test_delete_then_late_finalize_does_not_resurrect(
 ) -> None:
     url = stack.function_url("uploads")
     p = f"c-{uuid.uuid4().hex[:8]}/r2"
-    res = _upload(direct_bucket, f"{p}/image/x.jpg", helpers.JPEG, "image/jpeg")
+    res = helpers.upload(direct_bucket, f"{p}/image/x.jpg", helpers.JPEG, "image/jpeg")
     # the object still exists (the delete event raced ahead of the real delete, e.g. replay)
     assert helpers.post_event(url, helpers.DELETED, res) < 300
     assert helpers.post_event(url, helpers.FINALIZED, res) < 300
     assert helpers.current(stack, direct_bucket.name, p) == []
     # a new generation after the delete is live again
-    res2 = _upload(direct_bucket, f"{p}/image/x.jpg", helpers.JPEG + b"2", "image/jpeg")
+    res2 = helpers.upload(direct_bucket, f"{p}/image/x.jpg", helpers.JPEG + b"2", "image/jpeg")
     assert helpers.post_event(url, helpers.FINALIZED, res2) < 300
     rows = helpers.current(stack, direct_bucket.name, p)
     assert [(r["generation"], r["status"]) for r in rows] == [(int(res2["generation"]), "active")]
@@ -93,8 +80,8 @@ def test_delete_then_late_finalize_does_not_resurrect(
 def test_bad_input_gets_a_row_or_a_dead_letter(stack: LocalStack, direct_bucket: Any) -> None:
     url = stack.function_url("uploads")
     p = f"c-{uuid.uuid4().hex[:8]}"
-    empty = _upload(direct_bucket, f"{p}/r/document/empty.txt", b"", "text/plain")
-    vanished = _upload(direct_bucket, f"{p}/r/image/v.png", helpers.PNG, "image/png")
+    empty = helpers.upload(direct_bucket, f"{p}/r/document/empty.txt", b"", "text/plain")
+    vanished = helpers.upload(direct_bucket, f"{p}/r/image/v.png", helpers.PNG, "image/png")
     direct_bucket.blob(f"{p}/r/image/v.png").delete()
     base = {"bucket": direct_bucket.name, "generation": "1", "size": "10"}
     cases: list[tuple[dict[str, Any], str]] = [

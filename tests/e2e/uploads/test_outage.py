@@ -18,13 +18,11 @@ import time
 import uuid
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 from devstack.processes import ManagedProcess, StackError, free_port, http_ok
 from devstack.stack import NOTIFICATION_TOPIC, REPO, LocalStack
 from devstack.tcp_proxy import TcpProxy
 from tests.e2e.uploads import helpers
-from tests.e2e.uploads.proxy import SwitchableProxy
 
 
 def _spawn(stack: LocalStack, name: str, argv: list[str], env: dict[str, str]) -> ManagedProcess:
@@ -107,12 +105,9 @@ def test_bigquery_outage_loses_nothing(stack: LocalStack) -> None:
     from google.api_core import exceptions
 
     bucket_name = f"{stack.project}-uploads-outage"
-    try:
-        bucket = stack.storage().create_bucket(bucket_name)
-    except exceptions.Conflict:
-        bucket = stack.storage().bucket(bucket_name)
-    bq = urlparse(stack.env["BIGQUERY_EMULATOR_HOST"])
-    proxy = SwitchableProxy(bq.hostname or "127.0.0.1", bq.port or 80)
+    bucket = stack.ensure_bucket(bucket_name)
+    proxy = TcpProxy(stack.env["BIGQUERY_EMULATOR_HOST"])  # BigQuery REST (queries)
+    proxy.down = True
     grpc_proxy = TcpProxy(stack.env["BIGQUERY_WRITE_EMULATOR_HOST"])  # Storage Write API
     grpc_proxy.down = True
     procs: list[ManagedProcess] = []
@@ -146,7 +141,7 @@ def test_bigquery_outage_loses_nothing(stack: LocalStack) -> None:
         stack.wait_until(lambda: failures() >= 3, timeout=60, what="failed deliveries")
         assert helpers.raw_rows(stack, bucket_name, p) == []  # nothing could land
 
-        proxy.up = True
+        proxy.down = False
         grpc_proxy.down = False
 
         def settled() -> list[dict[str, Any]] | None:

@@ -14,21 +14,7 @@ from tests.e2e.uploads import helpers
 
 
 def _versioned_bucket(stack: LocalStack) -> Any:
-    from google.api_core import exceptions
-
-    name = f"{stack.project}-uploads-dr"
-    try:
-        bucket = stack.storage().bucket(name)
-        bucket.versioning_enabled = True
-        return stack.storage().create_bucket(bucket)
-    except exceptions.Conflict:
-        return stack.storage().bucket(name)
-
-
-def _upload(bucket: Any, name: str, data: bytes, ctype: str) -> dict[str, Any]:
-    blob = bucket.blob(name)
-    blob.upload_from_string(data, content_type=ctype)
-    return helpers.resource_of(blob)
+    return stack.ensure_bucket(f"{stack.project}-uploads-dr", versioned=True)
 
 
 def test_restore_a_deleted_object_then_backfill(stack: LocalStack) -> None:
@@ -37,9 +23,9 @@ def test_restore_a_deleted_object_then_backfill(stack: LocalStack) -> None:
     assert stack.storage().get_bucket(bucket.name).versioning_enabled
     p = f"dr-{uuid.uuid4().hex[:8]}/"
     name = f"{p}r1/image/photo.jpg"
-    first = _upload(bucket, name, helpers.JPEG + b"v1", "image/jpeg")
+    first = helpers.upload(bucket, name, helpers.JPEG + b"v1", "image/jpeg")
     assert helpers.post_event(url, helpers.FINALIZED, first) < 300
-    second = _upload(bucket, name, helpers.JPEG + b"v2", "image/jpeg")
+    second = helpers.upload(bucket, name, helpers.JPEG + b"v2", "image/jpeg")
     assert helpers.post_event(url, helpers.FINALIZED, second) < 300
     bucket.blob(name).delete()
     assert helpers.post_event(url, helpers.DELETED, second) < 300
@@ -90,7 +76,10 @@ def test_per_record_view_counts_usable_files_only(stack: LocalStack) -> None:
         (f"{customer}/r1/pictures/cat.jpg", helpers.JPEG, "image/jpeg"),
     ]
     for key, data, ctype in uploads:
-        assert helpers.post_event(url, helpers.FINALIZED, _upload(bucket, key, data, ctype)) < 300
+        assert (
+            helpers.post_event(url, helpers.FINALIZED, helpers.upload(bucket, key, data, ctype))
+            < 300
+        )
     rows = stack.query(
         "SELECT media_class, files, bytes, rejected_files "
         f"FROM `{stack.project}.warehouse.media_files_per_record` "

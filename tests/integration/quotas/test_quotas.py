@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import concurrent.futures
 import json
-import threading
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -16,6 +15,7 @@ import pytest
 from devstack.stack import LocalStack
 from shared.quotas import admission, alerts, customers, outbox, store, sweeps
 from shared.quotas.validation import InvalidInputError
+from tests.integration.quotas.helpers import run_watching_leases
 
 pytestmark = pytest.mark.stack
 
@@ -63,15 +63,6 @@ def test_daily_limit_six_admits_exactly_six_of_two_hundred_racing(stack: LocalSt
 def test_concurrency_three_never_four_leases(stack: LocalStack) -> None:
     customer = _customer("conc")
     customers.upsert_customer(customer, "SCALE")  # concurrency 3
-    ref = store.leases_ref(customer)
-    peak = 0
-    stop = threading.Event()
-
-    def watch() -> None:  # the state as any reader sees it, all along
-        nonlocal peak
-        while not stop.is_set():
-            snap = ref.get()
-            peak = max(peak, len((snap.to_dict() or {}).get("leases", {})))
 
     def worker(n: int) -> int:
         admitted = 0
@@ -82,14 +73,7 @@ def test_concurrency_three_never_four_leases(stack: LocalStack) -> None:
                 assert admission.finish(run, "COMPLETED", customer_id=customer)
         return admitted
 
-    watcher = threading.Thread(target=watch)
-    watcher.start()
-    try:
-        with concurrent.futures.ThreadPoolExecutor(16) as pool:
-            admitted = sum(pool.map(worker, range(16)))
-    finally:
-        stop.set()
-        watcher.join()
+    admitted, peak = run_watching_leases(customer, worker, 16)
     assert 1 <= peak <= 3
     assert admitted >= 3
     state = admission.usage(customer)

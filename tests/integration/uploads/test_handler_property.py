@@ -81,13 +81,8 @@ garbage = st.one_of(
 
 
 def test_random_events_end_as_row_or_dead_letter(stack: LocalStack) -> None:
-    from google.api_core import exceptions
-
     bucket_name = f"{stack.project}-uploads-property"
-    try:
-        bucket = stack.storage().create_bucket(bucket_name)
-    except exceptions.Conflict:
-        bucket = stack.storage().bucket(bucket_name)
+    bucket = stack.ensure_bucket(bucket_name)
 
     def call(event: Any) -> None:
         handle(event)

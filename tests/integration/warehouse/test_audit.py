@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
-from devstack.stack import REPO, LocalStack
+from devstack.stack import LocalStack
 from shared.warehouse import audit
 
 
@@ -37,15 +35,7 @@ def test_audit_renders_for_the_local_stack(stack: LocalStack) -> None:
 
 def test_command_line_prints_markdown_and_json(stack: LocalStack) -> None:
     for fmt, check in (("markdown", "# Warehouse audit:"), ("json", '"totals"')):
-        done = subprocess.run(
-            [sys.executable, "-m", "shared.warehouse.audit", "--format", fmt, "--dataset", "ops"],
-            cwd=REPO,
-            env={**stack.env, "PATH": "/usr/bin:/bin"},
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
+        done = stack.run_module("shared.warehouse.audit", "--format", fmt, "--dataset", "ops")
         assert done.returncode == 0, done.stderr
         assert check in done.stdout
     assert json.loads(done.stdout)["datasets"][0]["name"] == "ops"

@@ -5,10 +5,13 @@ from typing import Any
 import pytest
 
 from bench.insertall_writer import BatchingWriter, RowsRejectedError, TableWriter
+from shared.errors import TransientError
 
 
 class FakeInsert:
-    """Our own insert boundary: records calls, rejects rows with "bad", fails on demand."""
+    """Our own insert boundary: records calls, fails on demand, and refuses a request with a
+    row whose "v" is "bad" as insertAll does without skipInvalidRows (the bad row named
+    ``invalid``, every other row ``stopped``, nothing written)."""
 
     def __init__(self) -> None:
         self.calls: list[list[str]] = []
@@ -21,10 +24,14 @@ class FakeInsert:
             if self.fail_next:
                 self.fail_next = False
                 raise ConnectionError("insert failed")
+            assert all(set(row) == {"v"} for row in rows)  # the key went as insertId only
+        if not any(row.get("v") == "bad" for row in rows):
+            return []
+        invalid = {"reason": "invalid", "message": "bad value", "location": "v"}
+        stopped = {"reason": "stopped", "message": ""}
         return [
-            {"index": i, "errors": [{"reason": "invalid", "message": "bad value", "location": "v"}]}
+            {"index": i, "errors": [invalid if row.get("v") == "bad" else stopped]}
             for i, row in enumerate(rows)
-            if row.get("v") == "bad"
         ]
 
 
@@ -32,9 +39,10 @@ def test_table_writer_surfaces_row_errors() -> None:
     insert = FakeInsert()
     writer = TableWriter("p.d.t", insert)
     writer.write([("a", {"v": 1})])
-    with pytest.raises(RowsRejectedError, match="row 1 \\(v\\): bad value"):
+    with pytest.raises(RowsRejectedError, match="row c: invalid: bad value \\(v\\)"):
         writer.write([("b", {"v": 2}), ("c", {"v": "bad"})])
-    assert insert.calls == [["a"], ["b", "c"]]
+    # the request was refused whole: the valid row is sent again, alone, and lands
+    assert insert.calls == [["a"], ["b", "c"], ["b"]]
 
 
 def _run_concurrently(
@@ -87,13 +95,15 @@ def test_invalid_row_fails_only_its_caller() -> None:
     results = _run_concurrently(writer, batches)
     assert isinstance(results[3], RowsRejectedError)
     assert all(results[n] is None for n in range(6) if n != 3)
+    landed = [i for call in insert.calls if "r3" not in call for i in call]  # requests w/o it
+    assert sorted(landed) == [f"r{n}" for n in range(6) if n != 3]
 
 
 def test_failed_batch_fails_exactly_its_callers() -> None:
     insert = FakeInsert()
     insert.fail_next = True
     writer = BatchingWriter("p.d.t", insert, max_rows=100, max_wait_s=0.0)
-    with pytest.raises(ConnectionError):
+    with pytest.raises(TransientError):  # classified, and not retried inside the writer
         writer.write([("a", {"v": 1})])
     writer.write([("b", {"v": 2})])  # the next batch is unaffected
     assert insert.calls == [["a"], ["b"]]

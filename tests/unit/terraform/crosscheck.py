@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import ast
 import base64
+import importlib.util
 import json
 import os
 import re
 import shutil
 import subprocess
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import hcl2
@@ -29,6 +31,19 @@ REPO = Path(__file__).resolve().parents[3]
 TERRAFORM = REPO / "terraform"
 CORE_ENV = sorted(v for v in ENV_VARS.values() if v not in EMULATOR_VARS)
 PROJECT = "acme-prod-42"
+
+
+def _policy_module() -> ModuleType:
+    """The checkov policies' shared role lists (one definition for checkov and for us)."""
+    path = TERRAFORM / "checks" / "policies" / "plumb_policy.py"
+    spec = importlib.util.spec_from_file_location("plumb_policy", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+POLICY = _policy_module()
 FORBIDDEN_ROLES = {
     "roles/owner",
     "roles/editor",
@@ -482,28 +497,8 @@ def check_roles(parsed: dict[str, dict[str, Any]]) -> list[str]:  # noqa: PLR091
 
 
 # ------------------------------------------------------------------ CI identities and data access
-DEPLOYER_FORBIDDEN = FORBIDDEN_ROLES | {
-    "roles/iam.roleAdmin",
-    "roles/iam.workloadIdentityPoolAdmin",
-    "roles/resourcemanager.projectIamAdmin",  # only through the conditioned binding
-}
-PLANNER_FORBIDDEN = {
-    "roles/owner",
-    "roles/editor",
-    "roles/viewer",
-    "roles/bigquery.admin",
-    "roles/bigquery.dataOwner",
-    "roles/bigquery.dataEditor",
-    "roles/bigquery.dataViewer",
-    "roles/bigquery.user",
-    "roles/storage.admin",
-    "roles/storage.objectAdmin",
-    "roles/storage.objectViewer",
-    "roles/pubsub.subscriber",
-    "roles/secretmanager.secretAccessor",
-    "roles/datastore.user",
-    "roles/datastore.viewer",
-}
+DEPLOYER_FORBIDDEN = FORBIDDEN_ROLES | POLICY.DEPLOYER_FORBIDDEN | POLICY.NEEDS_CONDITION
+PLANNER_FORBIDDEN: set[str] = POLICY.PLANNER_FORBIDDEN
 _ROLE = re.compile(r"roles/[A-Za-z.]+")
 
 
@@ -587,7 +582,7 @@ def check_dataset_access(parsed: dict[str, dict[str, Any]]) -> list[str]:
         if not static:
             problems.append(f"google_bigquery_dataset.{name}: no access blocks (projectReaders)")
         text = json.dumps(static) + json.dumps(dynamic)
-        for group in ("projectReaders", "projectWriters", "allAuthenticatedUsers", "allUsers"):
+        for group in POLICY.OPEN_GROUPS:
             if group in text:
                 problems.append(f"google_bigquery_dataset.{name}: access for {group}")
     for kind in (

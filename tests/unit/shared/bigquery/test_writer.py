@@ -13,9 +13,17 @@ import pytest
 from google.api_core import exceptions as gexc
 
 from shared.bigquery.protorows import RowEncodingError
-from shared.bigquery.writer import RowsRejectedError, StorageWriter, row_errors, stream_path
+from shared.bigquery.writer import (
+    RowsRejectedError,
+    StorageWriter,
+    _PolledFuture,
+    row_errors,
+    shorten_open_poll,
+    stream_path,
+)
 from shared.errors import PermanentError, TransientError
 from shared.retry import RetryPolicy
+from tests.unit.shared.bigquery.fakes import Done
 
 FAST = RetryPolicy(attempts=3, initial_s=0.0, maximum_s=0.0)
 
@@ -38,16 +46,6 @@ class Rejected(gexc.InvalidArgument):
         errors = [RowError(i, "bad value") for i in indexes]
         response = type("R", (), {"row_errors": errors})
         super().__init__("Rows are invalid", response=response)  # type: ignore[no-untyped-call]
-
-
-class Done:
-    def __init__(self, outcome: BaseException | None) -> None:
-        self.outcome = outcome
-
-    def result(self, timeout: float | None = None) -> Any:
-        if self.outcome is not None:
-            raise self.outcome
-        return "ok"
 
 
 class FakeAppender:
@@ -209,3 +207,141 @@ def test_empty_write_sends_nothing() -> None:
     appender = FakeAppender()
     writer(appender).write([])
     assert appender.requests == []
+
+
+class Held:
+    """An append answered only when its gate opens (an append in flight)."""
+
+    def __init__(self) -> None:
+        self.gate = threading.Event()
+
+    def result(self, timeout: float | None = None) -> Any:
+        assert self.gate.wait(5), "append never released"
+        return "ok"
+
+
+class HeldAppender:
+    """Every append stays in flight until the test releases it."""
+
+    def __init__(self) -> None:
+        self.requests: list[list[dict[str, Any]]] = []
+        self.held: list[Held] = []
+        self.lock = threading.Lock()
+
+    def append(self, rows: list[bytes], timeout: float) -> tuple[Held, int]:
+        with self.lock:
+            self.requests.append([json.loads(r) for r in rows])
+            self.held.append(Held())
+            return self.held[-1], 1
+
+    def reset(self, generation: int) -> None:
+        pass
+
+    def wait_for(self, appends: int) -> None:
+        for _ in range(500):
+            if len(self.requests) >= appends:
+                return
+            threading.Event().wait(0.01)
+        raise AssertionError(f"{appends} appends never sent: {self.requests}")
+
+
+def _queued(w: StorageWriter, rows: int) -> None:
+    for _ in range(500):
+        with w._cond:
+            if w._queued_rows >= rows:
+                return
+        threading.Event().wait(0.01)
+    raise AssertionError(f"{rows} rows never queued")
+
+
+def test_a_partial_batch_waits_for_the_append_in_flight_and_leaves_whole() -> None:
+    appender = HeldAppender()
+    w = StorageWriter("p.d.t", appender, encode, max_wait_s=0.0, max_inflight=2)
+    with cf.ThreadPoolExecutor(4) as pool:
+        first = pool.submit(w.write, [("a", {"id": 1})])
+        appender.wait_for(1)
+        later = [pool.submit(w.write, [(f"k{i}", {"id": i})]) for i in (2, 3)]
+        _queued(w, 2)
+        threading.Event().wait(0.1)  # the leader had every chance to send a second append
+        assert len(appender.requests) == 1  # a partial batch never queues behind another
+        appender.held[0].gate.set()
+        first.result()
+        appender.wait_for(2)
+        appender.held[1].gate.set()
+        for f in later:
+            f.result()
+    assert sorted(r["id"] for r in appender.requests[1]) == [2, 3]  # one append, not two
+
+
+def test_a_full_batch_is_pipelined_behind_the_append_in_flight() -> None:
+    appender = HeldAppender()
+    w = StorageWriter("p.d.t", appender, encode, max_rows=2, max_wait_s=5.0, max_inflight=2)
+    with cf.ThreadPoolExecutor(4) as pool:
+        first = pool.submit(w.write, [("a", {"id": 1}), ("b", {"id": 2})])
+        appender.wait_for(1)
+        second = pool.submit(w.write, [("c", {"id": 3}), ("d", {"id": 4})])
+        appender.wait_for(2)  # sent while the first is still in flight
+        assert not first.done()
+        for held in appender.held:
+            held.gate.set()
+        first.result()
+        second.result()
+    assert len(appender.requests) == 2
+
+
+def test_callers_released_by_an_append_join_the_batch_waiting_behind_it() -> None:
+    appender = HeldAppender()
+    w = StorageWriter("p.d.t", appender, encode, max_wait_s=0.2, max_inflight=2)
+
+    def twice() -> None:
+        w.write([("a1", {"id": 1})])
+        w.write([("a2", {"id": 2})])  # at once after its first write was acknowledged
+
+    with cf.ThreadPoolExecutor(4) as pool:
+        loop = pool.submit(twice)
+        appender.wait_for(1)
+        waiting = pool.submit(w.write, [("b", {"id": 3})])
+        _queued(w, 1)
+        threading.Event().wait(0.3)  # past b's own wait: it is held back by the append in flight
+        assert len(appender.requests) == 1
+        appender.held[0].gate.set()  # releases a1, whose caller writes a2 at once
+        appender.wait_for(2)
+        appender.held[1].gate.set()
+        loop.result()
+        waiting.result()
+    assert sorted(r["id"] for r in appender.requests[1]) == [2, 3]
+
+
+class Later:
+    def __init__(self) -> None:
+        self.finished = False
+        self.calls = 0
+
+    def done(self) -> bool:
+        self.calls += 1
+        if self.calls >= 3:
+            self.finished = True
+        return self.finished
+
+    def result(self, timeout: float | None = None) -> Any:
+        assert self.finished and timeout == 0
+        return "answer"
+
+
+class Never:
+    def done(self) -> bool:
+        return False
+
+
+def test_polled_future_returns_the_answer_once_done_and_times_out_otherwise() -> None:
+    assert _PolledFuture(Later()).result(timeout=5) == "answer"
+    with pytest.raises(TimeoutError):
+        _PolledFuture(Never()).result(timeout=0.01)
+
+
+def test_the_librarys_open_poll_is_shortened() -> None:
+    from google.cloud.bigquery_storage_v1 import writer as library
+
+    shorten_open_poll(library)
+    assert library._WRITE_OPEN_INTERVAL <= 0.005  # renamed upstream? then find the new knob
+    shorten_open_poll(object())  # a library without the knob is left alone

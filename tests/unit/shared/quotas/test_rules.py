@@ -71,6 +71,8 @@ def test_alert_id_is_deterministic_per_customer_period_metric_threshold() -> Non
         lambda: admission.finish("r", "COMPLETED", customer_id=""),
         lambda: admission.heartbeat("c", "r" * 129),
         lambda: admission.heartbeat("c/../d", "r"),
+        lambda: admission.start("c", "p", "run-1\n"),  # re.match with "$" took it (HTTP 200)
+        lambda: admission.finish("r\n", "COMPLETED", customer_id="c"),
     ],
 )
 def test_invalid_arguments_raise_before_any_io(call: Any) -> None:

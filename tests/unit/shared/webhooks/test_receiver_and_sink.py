@@ -12,6 +12,7 @@ from shared.errors import PermanentError, TransientError
 from shared.retry import RetryPolicy
 from shared.webhooks.settings import SinkSettings
 from shared.webhooks.sink import WebhookSink
+from tests.unit.shared.bigquery.fakes import Done
 
 
 class FakeAppend:
@@ -38,15 +39,6 @@ class FakeAppend:
         return StorageWriter(
             table, Appender(), lambda row: repr(row).encode(), max_wait_s=0.05, retry=no_retry
         )
-
-
-class Done:
-    def __init__(self, error: BaseException | None) -> None:
-        self.error = error
-
-    def result(self, timeout: float | None = None) -> None:
-        if self.error is not None:
-            raise self.error
 
 
 def test_group_commit_shares_append_calls_across_concurrent_requests() -> None:
