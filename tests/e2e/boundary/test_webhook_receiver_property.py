@@ -135,7 +135,7 @@ def call(draw: st.DrawFn, routes: list[Route]) -> Call:  # noqa: PLR0912 - one p
         attrs.setdefault("event_type", "push" if scheme == "github" else "orders/create")
     tamper = draw(
         st.sampled_from(
-            ["none"] + [t for t, (only, _) in TAMPERS.items() if only is None or scheme in only]
+            ["none"] + [t for t, (only, _) in TAMPERS.items() if only is None or scheme in only] * 2
         )
     )
     now = int(time.time())
@@ -258,6 +258,7 @@ def test_webhook_receiver_every_request_is_answered_as_documented_and_ends_somew
     assert {r.scheme for r in routes} == set(SIGNED_HEADER), "a configured scheme is untested"
     url = stack.function_url("webhook-receiver")
     accepted: dict[str, str] = {}  # message id -> body sha256
+    described: dict[str, str] = {}  # message id -> the request, for a failure message
     refused: set[str] = set()  # body sha256 of every refused request
     sent = 0
 
@@ -279,6 +280,7 @@ def test_webhook_receiver_every_request_is_answered_as_documented_and_ends_somew
             sha = hashlib.sha256(c.body).hexdigest()
             if c.final == 202:
                 accepted[c.answer.decode()] = sha
+                described[c.answer.decode()] = c.describe()
             else:
                 refused.add(sha)
             if c.final == 202 and c.meta["source"] in ("github", "shopify") and not replays:
@@ -297,7 +299,7 @@ def test_webhook_receiver_every_request_is_answered_as_documented_and_ends_somew
 
     check()
     assert sent >= 1000
-    assert len(accepted) >= 50, f"too few accepted to mean anything: {TOTALS}"
+    assert len(accepted) >= 25, f"too few accepted to mean anything: {TOTALS}"
     # every 202 ends as a raw row or a dead letter once the pipeline delivered it
     ids = list(accepted)
     missing = set(ids)
@@ -306,7 +308,9 @@ def test_webhook_receiver_every_request_is_answered_as_documented_and_ends_somew
         missing -= landed(stack, sorted(missing))
         if missing:
             time.sleep(2)
-    assert not missing, f"{len(missing)} accepted webhooks neither a row nor a dead letter"
+    assert not missing, f"{len(missing)} accepted webhooks neither a row nor a dead letter: " + (
+        "\n".join(described[m] for m in sorted(missing)[:5])
+    )
     # nothing refused was published; each accepted body exactly once (by message id)
     published: dict[str, set[str]] = defaultdict(set)
     while messages := _pull(stack, subscription):
