@@ -18,5 +18,9 @@ def refresh(event: CloudEvent) -> None:
     from shared.refresh import orchestrate, request
 
     message = pubsub_message_from_event(event)
-    run_request = request.parse(message.json(), default_run_type="scheduled")
+    run_request = request.parse(
+        message.json(),
+        default_run_type="scheduled",
+        default_run_id=request.run_id_for_message(message.message_id),
+    )
     orchestrate.handle(run_request)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 import uuid
 from dataclasses import asdict, dataclass, field
@@ -152,15 +153,26 @@ def _test_hooks(value: Any, problems: list[str]) -> dict[str, Any]:
     return value
 
 
-def parse(body: Any, *, default_run_type: str = "manual") -> RefreshRequest:
-    """Validate a request body (a JSON object); RequestError lists every problem."""
+def run_id_for_message(message_id: str) -> str:
+    """The run id of a message that names none (a Cloud Scheduler tick): derived from its
+    Pub/Sub message id, so a redelivered tick resumes the same run instead of starting a
+    second one, and its audit rows can be found from the message."""
+    return f"msg-{hashlib.sha256(message_id.encode()).hexdigest()[:24]}"
+
+
+def parse(
+    body: Any, *, default_run_type: str = "manual", default_run_id: str | None = None
+) -> RefreshRequest:
+    """Validate a request body (a JSON object); RequestError lists every problem.
+
+    A body without ``run_id`` gets ``default_run_id`` (else a new random id)."""
     if not isinstance(body, dict):
         raise RequestError(["the request must be a JSON object"])
     problems: list[str] = []
     unknown = set(body) - _KEYS
     if unknown:
         problems.append(f"unknown fields {sorted(str(k) for k in unknown)[:10]}")
-    run_id = body.get("run_id") or new_run_id()
+    run_id = body.get("run_id") or default_run_id or new_run_id()
     if not isinstance(run_id, str) or not _RUN_ID.fullmatch(run_id):  # .match: "$" accepts "x\n"
         problems.append("run_id must be 1-100 characters of [A-Za-z0-9_.:-]")
     run_type = body.get("run_type", default_run_type)

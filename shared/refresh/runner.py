@@ -24,7 +24,9 @@ from shared.refresh.ports import NO_FAULTS, Admission, Faults, Store
 from shared.refresh.request import RefreshRequest
 from shared.refresh.results import FINAL_DONE, RunResult, TableOutcome
 
-__all__ = ["Options", "RunResult", "Runner", "TableOutcome"]
+__all__ = ["NO_TABLE", "Options", "RunResult", "Runner", "TableOutcome"]
+NO_TABLE = "(no table)"
+"""``table_name`` of the audit row of a run that selected no table."""
 
 
 class Runner:
@@ -67,9 +69,23 @@ class Runner:
             deadline=time.monotonic() + self.options.deadline_s,
         )
         result = RunResult(request.run_id, "success", dict(plan.decided))
+        self._audit_decided(ctx, plan)
         cut = _Schedule(self, ctx, plan, result).run(request.concurrency)
         result.conclude(cut)
         return result
+
+    @staticmethod
+    def _audit_decided(ctx: RunContext, plan: Plan) -> None:
+        """Audit what the plan decided without running, so no request is answered with
+        nothing written: disabled tables (``skipped``, attempt 0), and a run that selects no
+        table at all (a schedule no table follows) as one ``skipped`` row for NO_TABLE.
+        Tables already done by this run keep their earlier rows."""
+        for name, outcome in sorted(plan.decided.items()):
+            if outcome.status == "skipped":
+                ctx.auditor.write(name, 0, "skipped", error=outcome.error)
+        if not plan.selected:
+            why = f"schedule {ctx.request.schedule!r}" if ctx.request.schedule else "request"
+            ctx.auditor.write(NO_TABLE, 0, "skipped", error=f"no table selected by the {why}")
 
 
 class _Schedule:

@@ -12,14 +12,21 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import json
 import subprocess
 import sys
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import requests
+from cloudevents.conversion import to_binary, to_structured
+from cloudevents.http import CloudEvent
+from hypothesis import strategies as st
 
 from devstack.stack import LocalStack
+from shared.events import PUBSUB_PUBLISHED
 
 BATCH = 50
 RESENDS = 3
@@ -31,8 +38,14 @@ class Sent:
 
     headers: dict[str, str]
     body: bytes
-    event_id: str | None  # the id under which a row / dead letter would be found
+    event_id: str | None  # the CloudEvent id, under which a dead letter would be found
+    key: str | None = None  # the key of the request's row (default: the event id)
+    path: str = ""  # appended to the function's URL (a Pub/Sub push names its topic there)
     statuses: list[int] = field(default_factory=list)
+
+    @property
+    def row_key(self) -> str | None:
+        return self.key or self.event_id
 
     @property
     def final(self) -> int:
@@ -46,7 +59,9 @@ def post_all(url: str, batch: list[Sent], workers: int = 8) -> None:
         with requests.Session() as session:
             for _ in range(1 + RESENDS):
                 try:
-                    answer = session.post(url, data=item.body, headers=item.headers, timeout=120)
+                    answer = session.post(
+                        url + item.path, data=item.body, headers=item.headers, timeout=120
+                    )
                     item.statuses.append(answer.status_code)
                 except requests.ConnectionError:
                     item.statuses.append(599)
@@ -57,27 +72,47 @@ def post_all(url: str, batch: list[Sent], workers: int = 8) -> None:
         list(pool.map(send, batch))
 
 
+def written(
+    stack: LocalStack,
+    batch: list[Sent],
+    *,
+    function: str,
+    rows_sql: str | None = None,
+    rows_for: Callable[[list[str]], set[str]] | None = None,
+) -> tuple[set[str], set[str]]:
+    """(row keys found, event ids with a dead letter) for a batch, in ONE query when the rows
+    are in BigQuery: ``rows_sql`` selects a ``key`` column of the keys in ``@keys``. A
+    function whose record is elsewhere (Firestore) gives ``rows_for(keys) -> found keys``."""
+    ids = sorted({s.event_id for s in batch if s.event_id})
+    keys = sorted({s.row_key for s in batch if s.row_key})
+    letters_sql = (
+        f"SELECT 'dead_letter' AS kind, event_id AS key FROM `{stack.project}.ops.dead_letters` "
+        "WHERE function = @f AND event_id IN UNNEST(@ids) AND reason IS NOT NULL"
+    )
+    params: dict[str, object] = {"f": function, "ids": ids or [""]}  # typed even when empty
+    if rows_sql is not None:
+        sql = f"SELECT 'row' AS kind, key FROM ({rows_sql}) UNION ALL {letters_sql}"
+        params["keys"] = keys or [""]
+    else:
+        sql = letters_sql
+    # first the other store: a row drained from it to BigQuery is there before it leaves it
+    rows = rows_for(keys) if rows_for is not None and keys else set()
+    found = stack.query(sql, params)
+    rows |= {r["key"] for r in found if r["kind"] == "row"}
+    return rows, {r["key"] for r in found if r["kind"] == "dead_letter"}
+
+
 def check_outcomes(
     stack: LocalStack,
     batch: list[Sent],
     *,
-    rows_for: Callable[[list[str]], set[str]],
     function: str,
+    rows_sql: str | None = None,
+    rows_for: Callable[[list[str]], set[str]] | None = None,
 ) -> dict[str, int]:
     """Assert (a)-(d) for every request; return how many ended which way."""
-    ids = [s.event_id for s in batch if s.event_id]
-    with_rows = rows_for(ids) if ids else set()
-    letters = (
-        {
-            r["event_id"]
-            for r in stack.query(
-                f"SELECT event_id FROM `{stack.project}.ops.dead_letters` "
-                "WHERE function = @f AND event_id IN UNNEST(@ids) AND reason IS NOT NULL",
-                {"f": function, "ids": ids},
-            )
-        }
-        if ids
-        else set()
+    with_rows, letters = written(
+        stack, batch, function=function, rows_sql=rows_sql, rows_for=rows_for
     )
     tally = {"row": 0, "dead_letter": 0, "4xx": 0, "5xx_then_ok": 0}
     for item in batch:
@@ -89,7 +124,7 @@ def check_outcomes(
             continue
         assert 200 <= item.final < 300, item.statuses
         assert item.event_id, f"a 2xx for a request without an event id: {item.headers}"
-        if item.event_id in with_rows:
+        if item.row_key in with_rows:
             tally["row"] += 1
         elif item.event_id in letters:
             tally["dead_letter"] += 1
@@ -117,3 +152,60 @@ def machine_load(processes: int = 1) -> Iterator[None]:
         for proc in burners:
             proc.kill()
             proc.wait(10)
+
+
+@st.composite
+def pubsub_request(
+    draw: st.DrawFn,
+    project: str,
+    topic: str,
+    data: Any,
+    attributes: Any,
+    *,
+    key: str | None = None,
+) -> Sent:
+    """One Pub/Sub push of a message (``data``: its base64 data field, or anything) to a
+    ``@cloud_event`` function, in a random mode: a binary or structured ``messagePublished``
+    CloudEvent (sometimes of another type), the wrapped push body Pub/Sub sends (converted by
+    functions-framework), a request without ``ce-id`` (read as a wrapped push), or a body
+    that is not JSON. ``key`` is the row key; default: the message id, else the CloudEvent id.
+    """
+    event_id = uuid.uuid4().hex
+    message_id = draw(st.sampled_from([uuid.uuid4().hex, uuid.uuid4().hex, None]))
+    message: dict[str, Any] = {"data": data, "attributes": attributes}
+    if message_id is not None:
+        message["messageId"] = message_id
+    if draw(st.booleans()):
+        message["publishTime"] = draw(st.sampled_from(["2026-01-01T00:00:00.123Z", "yesterday"]))
+    topic_path = f"projects/{project}/topics/{topic}"
+    envelope = {"message": message, "subscription": f"projects/{project}/subscriptions/{topic}"}
+    mode = draw(st.sampled_from(["binary", "structured", "push", "no-id", "bad-json"]))
+    if mode in ("push", "no-id"):
+        # a wrapped push: its CloudEvent id is the message id; without one it is neither a
+        # CloudEvent nor a push (400). Without ce-id functions-framework reads it so too.
+        headers = {"content-type": "application/json"}
+        if mode == "no-id":
+            headers |= {"ce-specversion": "1.0", "ce-type": PUBSUB_PUBLISHED, "ce-source": "//x"}
+        path = f"/{topic_path}" if mode == "push" else ""
+        return Sent(headers, json.dumps(envelope).encode(), message_id, key, path=path)
+    attributes_ce = {
+        "id": event_id,
+        "type": draw(st.sampled_from([PUBSUB_PUBLISHED] * 7 + ["com.example.other"])),
+        "source": f"//pubsub.googleapis.com/{topic_path}",
+        "time": "2026-01-01T00:00:00Z",
+    }
+    key = key or message_id or event_id
+    if mode in ("binary", "structured"):
+        event = CloudEvent(attributes_ce, envelope)
+        headers, body = (to_binary if mode == "binary" else to_structured)(event)
+        headers = {k: str(v) for k, v in headers.items()}
+        if mode == "binary":
+            headers["content-type"] = draw(
+                st.sampled_from(["application/json", "application/json; charset=utf-8"])
+            )
+        return Sent(headers, bytes(body or b""), event_id, key)
+    headers = {f"ce-{k}": v for k, v in attributes_ce.items()} | {"ce-specversion": "1.0"}
+    headers["content-type"] = draw(
+        st.sampled_from(["application/json", "application/cloudevents+json", "text/plain"])
+    )
+    return Sent(headers, b'{"message": {"data": ' + draw(st.binary(max_size=20)), event_id, key)

@@ -11,7 +11,7 @@ from shared.refresh import definitions, request
 from shared.refresh.attempt import Options
 from shared.refresh.faults import TestKnobs
 from shared.refresh.ports import AuditRow, Override, Params, PriorAttempt, QueryStats, Row
-from shared.refresh.runner import Runner
+from shared.refresh.runner import NO_TABLE, Runner
 
 
 class FakeStore:
@@ -232,3 +232,31 @@ def test_in_flight_dependency_blocks_dependents_until_it_finishes() -> None:
         a.finished_at for a in store.audits if a.table_name == "platform_events_daily"
     )
     assert started_roi >= finished_platform
+
+
+def test_a_run_that_selects_no_table_is_audited() -> None:
+    """refresh-hourly ticks while no table follows "hourly": one `skipped` row, not nothing."""
+    store = FakeStore()
+    result = runner(store).run(request.parse({"run_id": "r20", "schedule": "hourly"}))
+    assert result.status == "success" and not result.tables
+    [row] = store.audits
+    assert (row.run_id, row.table_name, row.status) == ("r20", NO_TABLE, "skipped")
+    assert row.error == "no table selected by the schedule 'hourly'"
+
+
+def test_a_disabled_table_is_audited_skipped() -> None:
+    store = FakeStore()
+    store.overriding["uploads_by_customer"] = Override(enabled=False)
+    runner(store).run(request.parse({"run_id": "r21", "tables": ["uploads_by_customer"]}))
+    assert [(a.table_name, a.attempt, a.status, a.error) for a in store.audits] == [
+        ("uploads_by_customer", 0, "skipped", "disabled")
+    ]
+
+
+def test_a_message_without_run_id_gets_one_derived_from_its_message_id() -> None:
+    """A redelivered scheduler tick resumes the same run (and its rows name the message)."""
+    first = request.parse({}, default_run_id=request.run_id_for_message("1213"))
+    again = request.parse({}, default_run_id=request.run_id_for_message("1213"))
+    other = request.parse({}, default_run_id=request.run_id_for_message("1214"))
+    assert first.run_id == again.run_id != other.run_id
+    assert request.parse({"run_id": "mine"}, default_run_id="x").run_id == "mine"
