@@ -1,15 +1,18 @@
 """Admission: the Firestore path vs the previous one-MERGE-per-admission BigQuery path.
 
-Both run in the same stack and the same run, in two shapes: 64 concurrent callers spread over
-16 customers, and 64 concurrent callers on ONE customer. Figures: admissions (answered calls)
-per second, p50/p95 latency of one call, calls that ended in an error (neither admitted nor
-refused), and runs admitted past a limit (each shape asks for more runs than the limits allow,
-so refusals are part of the load). The MERGE path runs fewer calls (it manages ~1-4/s here).
+Both run in the same stack and the same run, in three shapes: one caller alone (uncontended:
+the round trips of one admission), 64 concurrent callers spread over 16 customers, and 64
+concurrent callers on ONE customer. The machine's load average is reported with them.
+Figures: admissions (answered calls) per second, p50/p95 latency of one call, calls that
+ended in an error (neither admitted nor refused), and runs admitted past a limit (each
+contended shape asks for more runs than the limits allow, so refusals are part of the load).
+The MERGE path runs fewer calls (it manages ~1-4/s here).
 """
 
 from __future__ import annotations
 
 import concurrent.futures
+import os
 import time
 import uuid
 from collections.abc import Callable
@@ -24,9 +27,10 @@ NEW_CALLS = 1024  # per shape
 BASE_CALLS = 32  # per shape (the MERGE path is slow)
 SPREAD_DAILY = 48  # per customer: 1024 calls over 16 customers ask 64 each -> 16 refused each
 HOT_DAILY = 600  # one customer: 1024 calls -> 424 refused
+SINGLE_CALLS = 200  # one caller, one customer, one call at a time: the uncontended round trips
 
 
-def _shape(call: Callable[[int], Any], n: int) -> dict[str, Any]:
+def _shape(call: Callable[[int], Any], n: int, callers: int = CALLERS) -> dict[str, Any]:
     latencies: list[float] = []
     outcomes: list[Any] = []
 
@@ -40,7 +44,7 @@ def _shape(call: Callable[[int], Any], n: int) -> dict[str, Any]:
         outcomes.append(outcome)
 
     t0 = time.perf_counter()
-    with concurrent.futures.ThreadPoolExecutor(CALLERS) as pool:
+    with concurrent.futures.ThreadPoolExecutor(callers) as pool:
         list(pool.map(one, range(n)))
     wall = time.perf_counter() - t0
     ordered = sorted(latencies)
@@ -89,6 +93,16 @@ def run() -> list[dict[str, Any]]:
             base_hot, "SCALE", daily_limit=base_hot_limit, concurrent_limit=10_000
         )
 
+        single_customer, single_base = f"single-{tag}", f"bsingle-{tag}"
+        for customer in (single_customer, single_base):
+            customers.upsert_customer(
+                customer, "SCALE", daily_limit=10_000, concurrent_limit=10_000
+            )
+        admission.start(single_customer, "p", "warm")  # clients and channels open
+        single = _shape(lambda i: admission.start(single_customer, "p", f"r{i}"), SINGLE_CALLS, 1)
+        single_baseline = _shape(
+            lambda i: _quotas_merge.start(single_base, "p", f"r{i}"), BASE_CALLS // 4, 1
+        )
         new = {
             "16 customers": _shape(
                 lambda i: admission.start(spread[i % CUSTOMERS], "p", f"r{i}"), NEW_CALLS
@@ -110,7 +124,13 @@ def run() -> list[dict[str, Any]]:
             "1 customer": _past_limits(base["1 customer"]["admitted"], base_hot_limit),
         }
         outbox.drain()
-    figures: list[tuple[str, float, str, float | None]] = []
+        load = os.getloadavg()
+    figures: list[tuple[str, float, str, float | None]] = [
+        ("load average (1 min) at the end, 2 cores", load[0], "load", None),
+        ("admissions/s (1 caller, uncontended)", single["rate"], "1/s", single_baseline["rate"]),
+        ("admission p50 (1 caller, uncontended)", single["p50"], "ms", single_baseline["p50"]),
+        ("admission p95 (1 caller, uncontended)", single["p95"], "ms", single_baseline["p95"]),
+    ]
     for shape in ("16 customers", "1 customer"):
         n, b = new[shape], base[shape]
         label = f"{CALLERS} callers, {shape}"

@@ -115,6 +115,11 @@ locals {
     LOG_LEVEL         = var.log_level
   }
 
+  # The customer-credentials key (secrets.tf) by name: a function whose manifest says
+  # access.kms = true gets it as CREDENTIALS_KMS_KEY (shared/quotas/settings.py) beside its
+  # grant on that key (iam.tf); tests/unit/terraform/test_kms.py keeps the name in step.
+  credentials_kms_key = "projects/${var.project_id}/locations/${var.region}/keyRings/event-plumbing-${var.environment}/cryptoKeys/customer-credentials"
+
   queues = {
     for q in flatten([for f in local.fragments : try(f.queues, [])]) : q.name => {
       max_attempts  = try(q.max_attempts, 3)
@@ -152,7 +157,7 @@ locals {
       ingress = local.ingress_settings[try(f.ingress, try(f.trigger.type, "http") != "http" ? "internal" : local.http_ingress)]
       env = merge(local.core_env, {
         for k, v in try(f.env, {}) : k => replace(replace(tostring(v), "$${project}", var.project_id), "$${region}", var.region)
-      })
+      }, try(f.access.kms, false) ? { CREDENTIALS_KMS_KEY = local.credentials_kms_key } : {})
       secrets   = { for name in try(f.secrets, []) : name => lower(replace(name, "_", "-")) }
       publishes = try(f.publishes, [])
       access = {

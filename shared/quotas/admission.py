@@ -79,7 +79,9 @@ class _Op:
     lease_seconds: int = DEFAULT_LEASE_S
     status: str = ""
     api_call: bool = False
-    done: threading.Event = field(default_factory=threading.Event)
+    wake: threading.Event = field(default_factory=threading.Event)
+    """set when the call is answered, or when it is promoted to lead its lane"""
+    answered: bool = False
     result: Any = None
     error: BaseException | None = None
 
@@ -190,38 +192,51 @@ def _submit(customer_id: str, op: _Op) -> Any:
         lead = not lane.leading
         if lead:
             lane.leading = True
-    if lead:
-        _lead(customer_id, lane)
-    op.done.wait()
+    while True:
+        if lead:
+            _lead_once(customer_id, lane)
+        op.wake.wait()
+        op.wake.clear()
+        if op.answered:
+            break
+        lead = True  # promoted: the previous leader handed the lane to this call
     if op.error is not None:
         raise op.error
     return op.result
 
 
-def _lead(customer_id: str, lane: _Lane) -> None:
-    while True:
-        with lane.lock:
-            batch, lane.pending = lane.pending, []
-            if not batch:
-                lane.leading = False
-                return
-        try:
-            committed = store.decide_and_commit(functools.partial(_decide, customer_id, batch))
-        except BaseException as exc:  # every waiter of the batch gets the failure
-            for op in batch:
-                op.error = exc
-                op.done.set()
-            continue
-        due, results = committed
+def _lead_once(customer_id: str, lane: _Lane) -> None:
+    """Decide and commit every call waiting in the lane (the leader's own among them), answer
+    them, then hand the lane to the oldest call that arrived meanwhile: a leader never serves
+    later batches, so its own latency is one batch, not the length of a burst."""
+    with lane.lock:
+        batch, lane.pending = lane.pending, []
+    due: list[alerts.Alert] = []
+    try:
+        due, results = store.decide_and_commit(functools.partial(_decide, customer_id, batch))
+    except BaseException as exc:  # every waiter of the batch gets the failure
+        for op in batch:
+            op.error = exc
+            op.answered = True
+            op.wake.set()
+    else:
         for op, result in zip(batch, results, strict=True):
             op.result = result
-            op.done.set()
-        _after_commit(due)
+            op.answered = True
+            op.wake.set()
+    with lane.lock:
+        if lane.pending:
+            lane.pending[0].wake.set()  # the next leader (still pending, so in its own batch)
+        else:
+            lane.leading = False
+    _after_commit(due)
 
 
 def _after_commit(due: list[alerts.Alert]) -> None:
-    """Work that may follow the commit: it is already recorded in Firestore, so a failure here
-    is retried by the sweeps (outbox drain, unpublished alerts)."""
+    """Work that follows the commit, after every caller of the batch was answered and the lane
+    handed on: only the call whose batch crossed a threshold (twice per customer and day) waits
+    for the alert publish. It is already recorded in Firestore, so a failure here is made good
+    by the sweeps (outbox drain, unpublished alerts republished)."""
     for alert in due:
         try:
             alerts.publish(alert)

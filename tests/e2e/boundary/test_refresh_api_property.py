@@ -172,7 +172,9 @@ def call(draw: st.DrawFn, keys: Keys) -> Call:  # noqa: PLR0912 - one branch per
             args["status"] = draw(st.sampled_from(["success", "failed", "\u00e9"]))
         query = "?" + urlencode(args) if args else ""
     elif route == "trigger":
-        if draw(st.integers(0, 9)) < 3:
+        # a valid trigger is a dry run the refresh function then really does (~1-2 s each,
+        # queued ahead of the next refresh test's runs): ~15 per test, not more
+        if draw(st.integers(0, 19)) < 3:
             data: Any = draw(good_trigger(run_id))
         elif draw(st.integers(0, 3)) == 0 and not writer:
             data = None  # an empty body: {} to the API (a full run), only for refused keys
@@ -405,7 +407,7 @@ def test_refresh_api_every_request_is_answered_as_documented_and_published(
 
     check()
     assert sent >= 1000
-    assert len(accepted) >= 15, f"too few triggers accepted to mean anything: {TOTALS}"
+    assert len(accepted) >= 5, f"too few triggers accepted to mean anything: {TOTALS}"
     found = published(stack, subscription, set(accepted), 60)
     missing = set(accepted) - set(found)
     assert not missing, f"202 without a published request: {sorted(missing)[:5]}"

@@ -105,6 +105,7 @@ def evaluate_manifest_locals(shared_dir: Path, work: Path, manifest_tf: Path | N
         "functions",
         "queues",
         "core_env",
+        "credentials_kms_key",
         "secrets",
         "extra_storage_events",
         "dead_letter_topics",
@@ -203,6 +204,8 @@ def check_evaluated(ev: dict[str, Any], manifest: Manifest) -> list[str]:  # noq
         if got["entry_point"] != fn["entry_point"] or got["source"] != fn["source"]:
             problems.append(f"function {fn['name']}: entry point or source differs")
         want_env = set(CORE_ENV) | set(fn.get("env", {}))
+        if fn.get("access", {}).get("kms"):
+            want_env.add("CREDENTIALS_KMS_KEY")  # the key its grant is on (iam.tf)
         if set(got["env"]) != want_env:
             problems.append(
                 f"function {fn['name']}: env {sorted(got['env'])} != {sorted(want_env)}"

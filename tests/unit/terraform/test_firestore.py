@@ -9,9 +9,9 @@ from shared.resources import manifest
 from tests.unit.terraform.crosscheck import REPO, _first, parse_terraform, resources
 
 
-def _modules_reached(entry: Path) -> set[str]:
+def _modules_reached(entry: Path, root: Path = REPO) -> set[str]:
     """Every shared.* module a function's main.py imports, transitively (static, including
-    ``importlib.import_module("shared...")`` with a literal name)."""
+    ``importlib.import_module("shared...")`` with a literal name), within the tree ``root``."""
     seen: set[str] = set()
     todo = [entry]
     while todo:
@@ -32,8 +32,8 @@ def _modules_reached(entry: Path) -> set[str]:
             ):
                 names = [str(node.args[0].value)]
             for name in names:
-                path = REPO / (name.replace(".", "/") + ".py")
-                package = REPO / name.replace(".", "/") / "__init__.py"
+                path = root / (name.replace(".", "/") + ".py")
+                package = root / name.replace(".", "/") / "__init__.py"
                 for candidate in (path, package):
                     if candidate.exists() and name not in seen:
                         seen.add(name)

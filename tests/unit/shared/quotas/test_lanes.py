@@ -1,0 +1,81 @@
+"""The per-customer lane (group commit): a leader decides one batch, then hands the lane on."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import pytest
+
+from shared.quotas import admission, outbox, store
+
+
+@pytest.fixture
+def commits(monkeypatch: pytest.MonkeyPatch) -> tuple[list[tuple[str, list[str]]], threading.Event]:
+    """A fake commit that records (thread, run ids of the batch) and holds the first batch until
+    the returned gate is set."""
+    seen: list[tuple[str, list[str]]] = []
+    gate = threading.Event()
+
+    def decide_and_commit(decide: Any) -> Any:
+        batch = decide.args[1]
+        seen.append((threading.current_thread().name, [op.run_id for op in batch]))
+        if len(seen) == 1:
+            assert gate.wait(10)
+        results = [admission.AdmissionResult(True, "admitted", "c", op.run_id) for op in batch]
+        return [], results
+
+    monkeypatch.setattr(store, "decide_and_commit", decide_and_commit)
+    monkeypatch.setattr(outbox, "drain_soon", lambda: None)
+    monkeypatch.setattr(admission, "_lanes", {})
+    return seen, gate
+
+
+def _start(run_id: str, answers: dict[str, Any], returned: dict[str, float]) -> None:
+    answers[run_id] = admission.start("lane-customer", "p", run_id)
+    returned[run_id] = time.monotonic()
+
+
+def test_a_leader_serves_one_batch_then_hands_the_lane_to_a_waiting_call(
+    commits: tuple[list[tuple[str, list[str]]], threading.Event],
+) -> None:
+    seen, gate = commits
+    answers: dict[str, Any] = {}
+    returned: dict[str, float] = {}
+    threads = {
+        r: threading.Thread(target=_start, args=(r, answers, returned), name=f"caller-{r}")
+        for r in ("a", "b", "c")
+    }
+    threads["a"].start()
+    deadline = time.monotonic() + 10
+    while not seen and time.monotonic() < deadline:  # a leads and holds its batch
+        time.sleep(0.005)
+    threads["b"].start()
+    threads["c"].start()
+    while len(admission._lanes["lane-customer"].pending) < 2 and time.monotonic() < deadline:
+        time.sleep(0.005)
+    gate.set()
+    for thread in threads.values():
+        thread.join(10)
+    assert seen == [("caller-a", ["a"]), ("caller-b", ["b", "c"])]
+    assert {r: (a.admitted, a.run_id) for r, a in answers.items()} == {
+        "a": (True, "a"),
+        "b": (True, "b"),
+        "c": (True, "c"),
+    }
+    assert not admission._lanes["lane-customer"].leading  # the lane is free again
+
+
+def test_a_failed_batch_answers_every_waiter_with_the_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def failing(decide: Any) -> Any:
+        raise RuntimeError("firestore down")
+
+    monkeypatch.setattr(store, "decide_and_commit", failing)
+    monkeypatch.setattr(outbox, "drain_soon", lambda: None)
+    monkeypatch.setattr(admission, "_lanes", {})
+    with pytest.raises(RuntimeError, match="firestore down"):
+        admission.start("lane-customer", "p", "x")
+    assert not admission._lanes["lane-customer"].leading
