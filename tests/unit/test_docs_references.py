@@ -72,6 +72,17 @@ def _placeholder(path: str) -> bool:
     return bool(re.search(r"[<>*{}$]|\b[A-Z]{2,}\b", path))
 
 
+# What a stack writes in its state folder (.local/run for `make run`, .local/test for tests,
+# STACK_STATE_DIR=.local/<name> for side-by-side sessions): never directly under .local/.
+_STATE_FILE = re.compile(r"^\.local/(?:[^/]+/)?(stack\.json|stack\.env|logs)(?:/|$)")
+_IN_STATE_DIR = re.compile(r"^\.local/[\w-]+/(stack\.json|stack\.env|logs)(?:/|$)")
+
+
+def _runtime_path_ok(path: str) -> bool:
+    """A stack file named under .local/ lies in a state folder (``.local/run/stack.json``)."""
+    return not _STATE_FILE.match(path) or bool(_IN_STATE_DIR.match(path))
+
+
 def _missing_paths(doc: Path) -> list[str]:
     text = doc.read_text()
     fenced = _FENCE.findall(text)
@@ -84,6 +95,8 @@ def _missing_paths(doc: Path) -> list[str]:
     for chunk in [*spans, *fenced]:
         for found in _PATH.findall(chunk):
             path = found.rstrip(".,:;")
+            if not _runtime_path_ok(path):
+                missing.append(path)
             head = path.split("/", 1)[0]
             if head not in _top_level() or _generated(path) or _placeholder(path):
                 continue
@@ -122,12 +135,14 @@ def test_the_checks_can_fail(tmp_path: Path) -> None:
     page.write_text(
         "Run `make nonsense`; see [x](docs/nope.md), `shared/nope.py`, `nope_at_all.py`.\n"
         "```bash\n.venv/bin/python -m x shared/also_nope/thing.py\n```\n"
+        "Wrong too: `.local/stack.json`.\n"
         "Fine: `shared/settings.py`, `functions/<name>/main.py`, `.local/run/stack.json`, "
         "`image/jpeg`, `constraints.txt`.\n"
     )
     assert _missing_paths(page) == [
         "link docs/nope.md",
         "shared/nope.py",
+        ".local/stack.json",
         "shared/also_nope/thing.py",
         "nope_at_all.py",
     ]

@@ -76,9 +76,9 @@ def lifecycle_body(draw: st.DrawFn) -> tuple[Any, str | None]:
         body["lease_seconds"] = draw(
             st.one_of(st.integers(1, 86_400), st.sampled_from([0, -1, 86_401, "60", 1.5, True]))
         )
-    if draw(st.integers(0, 9)) == 0:  # a malformed id: dead letter
+    if draw(st.integers(0, 9)) == 9:  # a malformed id: dead letter (hypothesis draws 0 often)
         body[draw(st.sampled_from(["customer_id", "run_id", "pipeline"]))] = draw(bad_ids)
-    if draw(st.integers(0, 9)) == 0:
+    if draw(st.integers(0, 9)) == 9:
         body[draw(text)] = draw(json_scalar)  # unknown fields are ignored
     phase = {"started": "start", "heartbeat": "heartbeat"}.get(kind, "end")
     return body, event_key(body.get("customer_id"), body.get("run_id"), phase)

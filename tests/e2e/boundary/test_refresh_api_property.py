@@ -20,6 +20,7 @@ the test leaves the refresh configuration as it found it for the rest of the sui
 from __future__ import annotations
 
 import json
+import random
 import re
 import time
 import uuid
@@ -172,7 +173,9 @@ def call(draw: st.DrawFn, keys: Keys) -> Call:  # noqa: PLR0912 - one branch per
             args["status"] = draw(st.sampled_from(["success", "failed", "\u00e9"]))
         query = "?" + urlencode(args) if args else ""
     elif route == "trigger":
-        if draw(st.integers(0, 9)) < 3:
+        # a valid trigger is a dry run the refresh function then really does (~1-2 s each,
+        # queued ahead of the next refresh test's runs): ~15 per test, not more
+        if draw(st.integers(0, 19)) < 2:
             data: Any = draw(good_trigger(run_id))
         elif draw(st.integers(0, 3)) == 0 and not writer:
             data = None  # an empty body: {} to the API (a full run), only for refused keys
@@ -380,7 +383,7 @@ def test_refresh_api_every_request_is_answered_as_documented_and_published(
     url = stack.function_url("refresh-api")
     accepted: dict[str, dict[str, Any]] = {}
     refused: set[str] = set()
-    sent = 0
+    sent = examples = 0
 
     @settings(
         max_examples=EXAMPLES,
@@ -391,7 +394,22 @@ def test_refresh_api_every_request_is_answered_as_documented_and_published(
     )
     @given(st.lists(call(keys), min_size=BATCH, max_size=BATCH))
     def check(batch: list[Call]) -> None:
-        nonlocal sent
+        nonlocal sent, examples
+        examples += 1
+        if examples % 2:  # every other batch one sure valid trigger (>= 10 in all)
+            run_id = f"{keys.tag}-{uuid.uuid4().hex[:12]}"
+            body = {"dry_run": True, "tables": [random.choice(TABLES)], "run_id": run_id}
+            operator = keys.valid["operator"]
+            batch = [
+                *batch,
+                Call(
+                    "POST",
+                    "/trigger",
+                    {"Authorization": f"Bearer {operator}"},
+                    json.dumps(body).encode(),
+                    meta={"who": "operator", "run_id": run_id},
+                ),
+            ]
         send_all(url, batch)
         assert_no_uncured_5xx(batch)
         for c in batch:
@@ -405,7 +423,7 @@ def test_refresh_api_every_request_is_answered_as_documented_and_published(
 
     check()
     assert sent >= 1000
-    assert len(accepted) >= 15, f"too few triggers accepted to mean anything: {TOTALS}"
+    assert len(accepted) >= 10, f"too few triggers accepted to mean anything: {TOTALS}"
     found = published(stack, subscription, set(accepted), 60)
     missing = set(accepted) - set(found)
     assert not missing, f"202 without a published request: {sorted(missing)[:5]}"

@@ -247,6 +247,11 @@ HTTP_CASES = ["github_push", "stripe_charge_succeeded", "shopify_order_created"]
 @pytest.mark.parametrize("name", HTTP_CASES)
 def test_http_signed_request_is_published(client: tuple[Any, Recorder], name: str) -> None:
     http, publish = client
+    # a first delivery: the property test above may have sent this very content under another
+    # delivery id (it mutates unsigned headers), which the module's replay guard remembers
+    guard = replay_guard.default_guard()
+    assert isinstance(guard, MemoryReplayGuard)
+    guard.records.clear()
     source, body, headers, _ = signed(name, now=int(time.time()))
     answer = http.post(f"/{source}", data=body, headers=headers)
     assert answer.status_code == 202
