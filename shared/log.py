@@ -29,7 +29,7 @@ _labels: contextvars.ContextVar[dict[str, str] | None] = contextvars.ContextVar(
 )
 _trace: contextvars.ContextVar[str | None] = contextvars.ContextVar("log_trace", default=None)
 _TRACEPARENT = re.compile(r"^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$")
-_CLOUD_TRACE = re.compile(r"^([0-9a-fA-F]{32})(?:/\d+)?(?:;o=\d)?$")
+_CLOUD_TRACE = re.compile(r"^([0-9a-fA-F]{32})(?:/\d+)?(?:;o=\d)?$", re.ASCII)
 _SEVERITY = {"WARNING": "WARNING", "CRITICAL": "CRITICAL"}
 _configured = False
 
@@ -37,10 +37,10 @@ _configured = False
 def trace_id_from_headers(headers: Mapping[str, str]) -> str | None:
     """Extract the trace id from W3C ``traceparent`` or Google's ``X-Cloud-Trace-Context``."""
     lowered = {k.lower(): v for k, v in headers.items()}
-    match = _TRACEPARENT.match(lowered.get("traceparent", "").strip())
+    match = _TRACEPARENT.fullmatch(lowered.get("traceparent", "").strip())
     if match:
         return match.group(1)
-    match = _CLOUD_TRACE.match(lowered.get("x-cloud-trace-context", "").strip())
+    match = _CLOUD_TRACE.fullmatch(lowered.get("x-cloud-trace-context", "").strip())
     return match.group(1).lower() if match else None
 
 

@@ -32,7 +32,7 @@ from shared.errors import ConfigurationError
 
 ENVIRONMENTS = ("local", "dev", "staging", "prod")
 _PROJECT_RE = re.compile(r"^[a-z][-a-z0-9]{4,28}[a-z0-9]$")
-_HOST_RE = re.compile(r"^(https?://)?[A-Za-z0-9.\-]+:\d{1,5}$")
+_HOST_RE = re.compile(r"^(https?://)?[A-Za-z0-9.\-]+:\d{1,5}$", re.ASCII)
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
@@ -217,11 +217,11 @@ def reset_cache() -> None:
 
 
 def _host(value: str) -> str | None:
-    return None if _HOST_RE.match(value) else "must look like host:port or http://host:port"
+    return None if _HOST_RE.fullmatch(value) else "must look like host:port or http://host:port"
 
 
 def _project(value: str) -> str | None:
-    return None if _PROJECT_RE.match(value) else "is not a valid project id"
+    return None if _PROJECT_RE.fullmatch(value) else "is not a valid project id"
 
 
 @dataclass(frozen=True, slots=True)

@@ -95,7 +95,7 @@ def _add_message(
     for number, field in enumerate(fields, start=1):
         column = str(field["name"])
         kind = str(field.get("type", "STRING")).upper()
-        if not _NAME_RE.match(column):
+        if not _NAME_RE.fullmatch(column):
             raise ValueError(f"{path}.{column}: not a protobuf-compatible column name")
         if kind not in _PROTO_TYPES:
             raise ValueError(f"{path}.{column}: unsupported BigQuery type {kind}")

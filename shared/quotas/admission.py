@@ -3,6 +3,8 @@
 A customer's state is two small documents (see :mod:`shared.quotas.store`): the leases held
 now and the runs admitted today. Each change reads them, decides, and commits one atomic batch
 with preconditions; a conflict means another instance committed first, so we decide again.
+A lane whose last commit left the documents known skips the read (:class:`_Kept`): the
+commit's preconditions prove them current, or it decides again on a fresh read.
 
 **One hot customer stays exact and answered.** Inside one instance, calls for the same
 customer are coalesced: the first caller becomes the leader, takes every call waiting for that
@@ -171,6 +173,8 @@ class _Lane:
         self.lock = threading.Lock()
         self.pending: list[_Op] = []
         self.leading = False
+        self.kept: _Kept | None = None
+        """the documents as the lane's last commit left them (only its leader touches it)"""
 
 
 _lanes: dict[str, _Lane] = {}
@@ -213,7 +217,10 @@ def _lead_once(customer_id: str, lane: _Lane) -> None:
         batch, lane.pending = lane.pending, []
     due: list[alerts.Alert] = []
     try:
-        due, results = store.decide_and_commit(functools.partial(_decide, customer_id, batch))
+        due, results, state, plan = store.decide_and_commit(
+            functools.partial(_decide, customer_id, batch, lane)
+        )
+        lane.kept = state.kept_after(plan)
     except BaseException as exc:  # every waiter of the batch gets the failure
         for op in batch:
             op.error = exc
@@ -249,7 +256,7 @@ def _after_commit(due: list[alerts.Alert]) -> None:
 class _State:
     """A working copy of one customer's documents while a batch of calls is decided."""
 
-    def __init__(self, customer_id: str, now: datetime) -> None:
+    def __init__(self, customer_id: str, now: datetime, kept: _Kept | None = None) -> None:
         self.customer_id = customer_id
         self.now = now
         self.day = now.date()
@@ -258,8 +265,12 @@ class _State:
             "leases": store.leases_ref(customer_id),
             "day": store.day_ref(customer_id, self.day),
         }
-        snaps = store.read(self.refs.values())
-        self.snaps = {name: snaps[ref.path] for name, ref in self.refs.items()}
+        self.from_kept = kept is not None and kept.day == self.day
+        if kept is not None and self.from_kept:
+            self.snaps = dict(kept.snaps)
+        else:
+            snaps = store.read(self.refs.values())
+            self.snaps = {name: snaps[ref.path] for name, ref in self.refs.items()}
         self._markers_present: set[str] | None = None  # read only when a threshold is crossed
         self.profile = store.plain(self.snaps["customer"].to_dict())
         self.leases: dict[str, dict[str, Any]] = {
@@ -486,25 +497,59 @@ class _State:
             plan.create(store.outbox_ref(event["event_id"]), outbox.entry(outbox.EVENTS, event))
         return plan
 
+    def run(self, batch: list[_Op]) -> list[Any]:
+        lost = self.expire_leases()
+        results: list[Any] = []
+        for op in batch:
+            if op.kind == "start":
+                results.append(self.start(op))
+            elif op.kind == "heartbeat":
+                results.append(self.heartbeat(op))
+            elif op.kind == "finish":
+                results.append(self.finish(op))
+            else:
+                results.append(lost)
+        return results
+
+    def kept_after(self, plan: store.Plan) -> _Kept:
+        """The documents as ``plan``'s commit left them, for the lane's next decision."""
+        names = {ref.path: name for name, ref in self.refs.items()}
+        snaps = dict(self.snaps)
+        for ref, _, fields in plan.updates:
+            snaps[names[ref.path]] = store.Kept(ref, fields, plan.committed[ref.path])
+        return _Kept(self.day, snaps)
+
+
+@dataclass(frozen=True, slots=True)
+class _Kept:
+    """A lane's documents as its last commit left them (limits as last read). The next batch
+    decides on them without a read; its commit's precondition on the leases document proves
+    them current (every other writer of the customer's state touches that document, limit
+    and status changes included: :func:`store.write_customer`), else it decides again on a
+    fresh read."""
+
+    day: date
+    snaps: dict[str, Any]
+
 
 def _decide(
-    customer_id: str, batch: list[_Op]
-) -> tuple[store.Plan, tuple[list[alerts.Alert], list[Any]]]:
-    state = _State(customer_id, _now())
-    lost = state.expire_leases()
-    results: list[Any] = []
-    for op in batch:
-        if op.kind == "start":
-            results.append(state.start(op))
-        elif op.kind == "heartbeat":
-            results.append(state.heartbeat(op))
-        elif op.kind == "finish":
-            results.append(state.finish(op))
-        else:
-            results.append(lost)
+    customer_id: str, batch: list[_Op], lane: _Lane
+) -> tuple[store.Plan, tuple[list[alerts.Alert], list[Any], _State, store.Plan]]:
+    kept, lane.kept = lane.kept, None  # used once: a retry after a conflict reads afresh
+    now = _now()
+    state = _State(customer_id, now, kept)
+    results = state.run(batch)
+    plan = state.plan()
+    leases_path = state.refs["leases"].path
+    if state.from_kept and all(ref.path != leases_path for ref, _, _ in plan.updates):
+        # nothing in this commit would prove the kept documents current (refusals and
+        # duplicates write no state document): decide on a fresh read instead
+        state = _State(customer_id, now)
+        results = state.run(batch)
+        plan = state.plan()
     for result in results:
         if isinstance(result, AdmissionResult):
             logger.info(
                 "admission", extra={"fields": {"event": "quota_admission", **result.to_json()}}
             )
-    return state.plan(), (state.due, results)
+    return plan, (state.due, results, state, plan)

@@ -105,7 +105,8 @@ def upsert_customer(
             "now": now,
         },
     )
-    store.customer_ref(customer_id).set(
+    store.write_customer(
+        customer_id,
         {
             "customer_id": customer_id,
             "status": status,
@@ -117,7 +118,8 @@ def upsert_customer(
             "team_member_limit": chosen.team_members,
             "provider_limit": chosen.providers,
             "updated_at": now,
-        }
+        },
+        merge=False,
     )
 
 
@@ -133,5 +135,7 @@ def set_status(customer_id: str, status: str) -> bool:
         {"customer_id": customer_id, "status": status, "now": datetime.now(UTC)},
     )
     if affected:
-        store.customer_ref(customer_id).update({"status": status, "updated_at": datetime.now(UTC)})
+        store.write_customer(
+            customer_id, {"status": status, "updated_at": datetime.now(UTC)}, merge=True
+        )
     return affected > 0

@@ -73,6 +73,8 @@ class Plan:
     """(ref, snapshot read, new fields): update with precondition, or create if it was missing"""
     creates: list[tuple[Any, dict[str, Any]]] = field(default_factory=list)
     """(ref, data): documents that must not exist yet (markers, outbox rows)"""
+    committed: dict[str, Any] = field(default_factory=dict)
+    """after the commit: ``update_time`` of each updated document, by path"""
 
     def write(self, ref: Any, snapshot: Any, fields: dict[str, Any]) -> None:
         self.updates.append((ref, snapshot, fields))
@@ -95,12 +97,28 @@ def read(refs: Iterable[Any]) -> dict[str, Any]:
     return {snap.reference.path: snap for snap in clients.firestore().get_all(wanted)}
 
 
-def commit(plan: Plan) -> None:
-    """Commit ``plan`` atomically; :class:`Conflict` when a precondition failed."""
+@dataclass
+class Kept:
+    """A document as this instance last committed it (the data written and the commit's
+    ``update_time``): stands in for a snapshot, so a write based on it carries the same
+    ``last_update_time`` precondition a fresh read would give."""
+
+    reference: Any
+    data: dict[str, Any]
+    update_time: Any
+    exists: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.data)
+
+
+def commit(plan: Plan) -> dict[str, Any]:
+    """Commit ``plan`` atomically; :class:`Conflict` when a precondition failed. Returns the
+    commit's ``update_time`` of each updated document, by path."""
     from google.api_core import exceptions as gexc
 
     if plan.empty:
-        return
+        return {}
     db = clients.firestore()
     batch = db.batch()
     for ref, snapshot, fields in plan.updates:
@@ -111,9 +129,14 @@ def commit(plan: Plan) -> None:
     for ref, data in plan.creates:
         batch.create(ref, data)
     try:
-        batch.commit()
+        results = batch.commit()
     except (gexc.FailedPrecondition, gexc.AlreadyExists, gexc.Conflict, gexc.Aborted) as exc:
         raise Conflict("quota_conflict", str(exc)) from exc
+    # write results come in the order of the writes: the updates first
+    return {
+        ref.path: result.update_time
+        for (ref, _, _), result in zip(plan.updates, results, strict=False)
+    }
 
 
 def decide_and_commit[T](decide: Callable[[], tuple[Plan, T]]) -> T:
@@ -126,7 +149,7 @@ def decide_and_commit[T](decide: Callable[[], tuple[Plan, T]]) -> T:
         attempts += 1
         plan, outcome = decide()
         try:
-            commit(plan)
+            plan.committed = commit(plan)
         except Conflict:
             if time.monotonic() + delay > deadline:
                 raise TransientError(
@@ -136,6 +159,26 @@ def decide_and_commit[T](decide: Callable[[], tuple[Plan, T]]) -> T:
             delay = min(BACKOFF_MAX_S, delay * 2)
             continue
         return outcome
+
+
+def write_customer(customer_id: str, fields: dict[str, Any], *, merge: bool) -> None:
+    """Write the customer's limits/status document, and touch its leases document in the same
+    batch: an instance deciding from the snapshots it kept (see :mod:`shared.quotas.admission`)
+    validates them by the leases document's precondition, so this change makes it read again."""
+    from datetime import UTC, datetime
+
+    db = clients.firestore()
+    batch = db.batch()
+    if merge:
+        batch.set(customer_ref(customer_id), fields, merge=True)
+    else:
+        batch.set(customer_ref(customer_id), fields)
+    batch.set(
+        leases_ref(customer_id),
+        {"customer_id": customer_id, "profile_changed_at": datetime.now(UTC)},
+        merge=True,
+    )
+    batch.commit()
 
 
 def plain(data: Mapping[str, Any] | None) -> dict[str, Any]:

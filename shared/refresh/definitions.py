@@ -136,7 +136,7 @@ def _target(settings: dict[str, Any], p: list[str]) -> tuple[str, str]:
         p.append("target must be 'dataset.table'")
         return "", ""
     dataset, name = target.split(".")
-    if not (_IDENT.match(dataset) and _IDENT.match(name)):
+    if not (_IDENT.fullmatch(dataset) and _IDENT.fullmatch(name)):
         p.append(f"target {target!r} is not a valid identifier")
     return dataset, name
 
@@ -147,11 +147,13 @@ def _shape(settings: dict[str, Any], sql: str, p: list[str]) -> tuple[str, list[
     if mode not in MODES:
         p.append(f"mode must be one of {MODES}")
     key = settings.get("key", [])
-    if not isinstance(key, list) or not all(isinstance(k, str) and _IDENT.match(k) for k in key):
+    if not isinstance(key, list) or not all(
+        isinstance(k, str) and _IDENT.fullmatch(k) for k in key
+    ):
         p.append("key must be a list of column names")
         key = []
     partition = settings.get("partition_field")
-    if partition is not None and not (isinstance(partition, str) and _IDENT.match(partition)):
+    if partition is not None and not (isinstance(partition, str) and _IDENT.fullmatch(partition)):
         p.append("partition_field must be a column name")
         partition = None
     if mode == "merge" and not key:
@@ -173,7 +175,7 @@ def _checks(settings: dict[str, Any], p: list[str]) -> list[dict[str, Any]]:
             *check.get("columns", []),
             *([check["column"]] if "column" in check else []),
         ]:
-            if not isinstance(column, str) or not _IDENT.match(column):
+            if not isinstance(column, str) or not _IDENT.fullmatch(column):
                 p.append(f"check column {column!r} is not a column name")
     return checks
 
@@ -181,7 +183,7 @@ def _checks(settings: dict[str, Any], p: list[str]) -> list[dict[str, Any]]:
 def _flags(settings: dict[str, Any], sql: str, p: list[str]) -> tuple[str | None, float]:
     """Customer scope, the boolean flags and the first retry delay."""
     scope = settings.get("customer_scope")
-    if scope is not None and not (isinstance(scope, str) and _IDENT.match(scope)):
+    if scope is not None and not (isinstance(scope, str) and _IDENT.fullmatch(scope)):
         p.append("customer_scope must be the customer id column name")
     if scope and "@customer_id" not in sql:
         p.append("a customer-scoped definition must filter on @customer_id")

@@ -105,9 +105,9 @@ class Manifest:
 def table_id(project: str, dataset: str, table: str) -> str:
     """A fully qualified table id from validated identifiers (safe to put in SQL backticks)."""
     for part in (dataset, table):
-        if not _IDENTIFIER.match(part):
+        if not _IDENTIFIER.fullmatch(part):
             raise ValueError(f"invalid BigQuery identifier {part!r}")
-    if not re.match(r"^[a-z][-a-z0-9]{4,28}[a-z0-9]$", project):
+    if not re.fullmatch(r"[a-z][-a-z0-9]{4,28}[a-z0-9]", project):
         raise ValueError(f"invalid project id {project!r}")
     return f"{project}.{dataset}.{table}"
 
@@ -156,10 +156,10 @@ def _validate(manifest: Manifest, root: Path) -> None:
 
 def _validate_names(identifiers: set[str], topics: set[str]) -> None:
     for name in identifiers:
-        if not _IDENTIFIER.match(name):
+        if not _IDENTIFIER.fullmatch(name):
             raise ManifestError(f"{name!r} is not a valid BigQuery identifier")
     for name in topics:
-        if not _RESOURCE_NAME.match(name):
+        if not _RESOURCE_NAME.fullmatch(name):
             raise ManifestError(f"topic {name!r} is not a valid Pub/Sub name")
 
 

@@ -67,12 +67,12 @@ def parse_name(  # noqa: PLR0911 - one return per rule, checked in order
             f"expected customer_id/record_id/media_class/file_name (got {len(parts)} segment(s))",
         )
     customer_id, record_id, media_class, file_name = parts
-    if not CUSTOMER_ID.match(customer_id):
+    if not CUSTOMER_ID.fullmatch(customer_id):
         return NamingProblem(
             "customer_id_format",
             f"customer id {customer_id[:64]!r} must match {CUSTOMER_ID.pattern}",
         )
-    if not RECORD_ID.match(record_id):
+    if not RECORD_ID.fullmatch(record_id):
         return NamingProblem(
             "record_id_format",
             f"record id {record_id[:64]!r} must match {RECORD_ID.pattern}",

@@ -138,12 +138,12 @@ class Audit:
 
 # ------------------------------------------------------------------ reading
 def _validated(project: str, location: str, datasets: Sequence[str] | None) -> None:
-    if not _PROJECT.match(project):
+    if not _PROJECT.fullmatch(project):
         raise ValueError(f"invalid project id {project!r}")
-    if not _LOCATION.match(location):
+    if not _LOCATION.fullmatch(location):
         raise ValueError(f"invalid location {location!r}")
     for name in datasets or ():
-        if not _DATASET.match(name):
+        if not _DATASET.fullmatch(name):
             raise ValueError(f"invalid dataset {name!r}")
 
 
@@ -177,7 +177,7 @@ def collect(
     wanted = set(datasets) if datasets else None
     for row in schemata:
         name = str(row["schema_name"])
-        if (wanted is None or name in wanted) and _DATASET.match(name):
+        if (wanted is None or name in wanted) and _DATASET.fullmatch(name):
             audit.datasets.append(DatasetAudit(name, row.get("location")))
     storage = _storage(query, region, audit.notes)
     for ds in audit.datasets:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -86,11 +87,13 @@ def parse_body(data: bytes) -> dict[str, Any]:
     return payload
 
 
-def _attribute(attributes: Mapping[str, str], name: str, pattern: Any, limit: int) -> str | None:
+def _attribute(
+    attributes: Mapping[str, str], name: str, pattern: re.Pattern[str] | None, limit: int
+) -> str | None:
     value = attributes.get(name)
     if value is None or value == "":
         return None
-    if len(value) > limit or (pattern is not None and not pattern.match(value)):
+    if len(value) > limit or (pattern is not None and not pattern.fullmatch(value)):
         raise PermanentError("invalid_attributes", f"attribute {name}={value[:60]!r} is invalid")
     return value
 
@@ -108,7 +111,7 @@ def route(message: PubSubMessage, now: datetime | None = None) -> Routed:
         event_type = _attribute(attrs, c.ATTR_EVENT_TYPE, c.EVENT_TYPE_RE, 100)
         if event_type is None and module is not None:
             found = module.payload_event_type(payload)
-            event_type = found if found and c.EVENT_TYPE_RE.match(found) else None
+            event_type = found if found and c.EVENT_TYPE_RE.fullmatch(found) else None
         provider_id = (module.provider_event_id(payload) if module else None) or _attribute(
             attrs, c.ATTR_EVENT_ID, None, c.EVENT_ID_MAX
         )

@@ -70,7 +70,7 @@ def text(value: Any, path: str, *, required: bool = False, max_len: int = MAX_TE
 def currency(value: Any, path: str, *, required: bool = True) -> str | None:
     if value is None and not required:
         return None
-    if not isinstance(value, str) or not _CURRENCY_RE.match(value):
+    if not isinstance(value, str) or not _CURRENCY_RE.fullmatch(value):
         raise ValidationError(path, "must be a 3-letter ISO 4217 currency code")
     return value.upper()
 

@@ -77,7 +77,7 @@ class ReceiverConfig:
         sources: dict[str, SourceConfig] = {}
         for entry in entries:
             source, scheme = str(entry["source"]), str(entry["scheme"])
-            if not c.SOURCE_RE.match(source):
+            if not c.SOURCE_RE.fullmatch(source):
                 raise ConfigurationError(f"webhook source {source!r} is not a valid name")
             names = [str(n).removeprefix(SECRET_PREFIX).lower() for n in entry["secrets"]]
             values = [v for name in names for v in config.secrets.get(name, "").split()]
@@ -104,7 +104,7 @@ class ReceiverConfig:
 
 def source_from_path(path: str) -> str | None:
     source = path.strip("/").rsplit("/", 1)[-1]
-    return source if c.SOURCE_RE.match(source) else None
+    return source if c.SOURCE_RE.fullmatch(source) else None
 
 
 def precheck(
@@ -126,7 +126,7 @@ def _attributes(source: str, verified: schemes.Verified, now: float) -> dict[str
         c.ATTR_SOURCE: source,
         c.ATTR_RECEIVED_AT: datetime.fromtimestamp(now, UTC).isoformat(),
     }
-    if verified.event_type and c.EVENT_TYPE_RE.match(verified.event_type):
+    if verified.event_type and c.EVENT_TYPE_RE.fullmatch(verified.event_type):
         attributes[c.ATTR_EVENT_TYPE] = verified.event_type
     if verified.event_id and len(verified.event_id) <= c.EVENT_ID_MAX:
         attributes[c.ATTR_EVENT_ID] = verified.event_id

@@ -164,6 +164,26 @@ def test_running_leases_carry_over_midnight(
     assert admission.usage(customer, tomorrow.date())["run_ids"] == ["morning"]
 
 
+def test_limit_and_status_changes_reach_a_lane_that_decides_without_reading(
+    stack: LocalStack,
+) -> None:
+    """After a commit the lane decides on the documents as it left them (no read); a status or
+    limit change made since must still be seen (it touches the leases document, whose
+    precondition then fails and the lane reads again)."""
+    customer = _customer("kept")
+    customers.upsert_customer(customer, "STARTER", daily_limit=5, concurrent_limit=5)
+    assert admission.start(customer, "p", "r1").admitted  # the lane now keeps its documents
+    assert customers.set_status(customer, "SUSPENDED")
+    assert admission.start(customer, "p", "r2").reason == "customer_suspended"
+    assert admission.start(customer, "p", "r1").reason == "already_admitted"  # kept again
+    customers.upsert_customer(customer, "STARTER", daily_limit=1, concurrent_limit=5)
+    assert admission.start(customer, "p", "r3").reason == "daily_limit_reached"
+    assert admission.finish("r1", "COMPLETED", customer_id=customer)
+    customers.upsert_customer(customer, "STARTER", daily_limit=5, concurrent_limit=5)
+    assert admission.start(customer, "p", "r4").admitted
+    assert admission.usage(customer)["run_ids"] == ["r1", "r4"]
+
+
 def test_suspended_unknown_and_expired_trial_are_refused(stack: LocalStack) -> None:
     customer = _customer("susp")
     customers.upsert_customer(customer, "SCALE", status="SUSPENDED")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -24,7 +25,7 @@ def commits(monkeypatch: pytest.MonkeyPatch) -> tuple[list[tuple[str, list[str]]
         if len(seen) == 1:
             assert gate.wait(10)
         results = [admission.AdmissionResult(True, "admitted", "c", op.run_id) for op in batch]
-        return [], results
+        return [], results, SimpleNamespace(kept_after=lambda plan: None), None
 
     monkeypatch.setattr(store, "decide_and_commit", decide_and_commit)
     monkeypatch.setattr(outbox, "drain_soon", lambda: None)
