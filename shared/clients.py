@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from shared.imports import BIGQUERY_IMPORTS
 from shared.once import OncePerKey
 from shared.settings import get_settings
 
@@ -52,7 +53,8 @@ def bigquery() -> bq.Client:
     """The BigQuery client (emulator endpoint when BIGQUERY_EMULATOR_HOST is set)."""
 
     def make() -> bq.Client:
-        from google.cloud import bigquery as bq_mod
+        with BIGQUERY_IMPORTS:
+            from google.cloud import bigquery as bq_mod
 
         settings = get_settings()
         host = settings.bigquery_emulator_host
@@ -76,14 +78,15 @@ def bigquery_write() -> BigQueryWriteClient:
     BIGQUERY_WRITE_EMULATOR_HOST is set). Imports no ``google.cloud.bigquery``."""
 
     def make() -> BigQueryWriteClient:
-        from google.cloud.bigquery_storage_v1 import BigQueryWriteClient as Client
+        with BIGQUERY_IMPORTS:
+            from google.cloud.bigquery_storage_v1 import BigQueryWriteClient as Client
 
         host = get_settings().bigquery_write_emulator_host
         if host:
             import grpc
-            from google.cloud.bigquery_storage_v1.services.big_query_write.transports import (
-                BigQueryWriteGrpcTransport,
-            )
+
+            with BIGQUERY_IMPORTS:
+                from google.cloud.bigquery_storage_v1.services.big_query_write import transports
 
             target = host.split("://", 1)[-1]
             # Reconnect quickly after a local outage (gRPC's default backoff grows to 120 s),
@@ -95,7 +98,7 @@ def bigquery_write() -> BigQueryWriteClient:
                 ("grpc.enable_retries", 0),
             ]
             channel = grpc.insecure_channel(target, options=options)
-            return Client(transport=BigQueryWriteGrpcTransport(channel=channel))
+            return Client(transport=transports.BigQueryWriteGrpcTransport(channel=channel))
         return Client()
 
     return _once("bigquery_write", make)

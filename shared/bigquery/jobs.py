@@ -24,6 +24,7 @@ from typing import Any, TypedDict, Unpack
 from shared import clients
 from shared.bigquery.errors import classify, is_conflict, is_transient
 from shared.bigquery.params import to_parameters
+from shared.imports import BIGQUERY_IMPORTS
 from shared.retry import RetryPolicy, call_with_retry
 
 QUERY_TIMEOUT_S = 60.0
@@ -53,7 +54,8 @@ def _count(field: str) -> None:
 
 
 def _config(params: Mapping[str, Any] | None, *, dry_run: bool = False) -> Any:
-    from google.cloud import bigquery
+    with BIGQUERY_IMPORTS:
+        from google.cloud import bigquery
 
     return bigquery.QueryJobConfig(query_parameters=to_parameters(params), dry_run=dry_run)
 
@@ -73,7 +75,8 @@ def run_job(
 
     Raw client errors propagate (the retrying callers classify them).
     """
-    from google.cloud.bigquery import DEFAULT_RETRY
+    with BIGQUERY_IMPORTS:
+        from google.cloud.bigquery import DEFAULT_RETRY
 
     api_retry = DEFAULT_RETRY.with_deadline(timeout_s)
     job = _client(client).query(

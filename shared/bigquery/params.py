@@ -32,6 +32,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from shared.imports import BIGQUERY_IMPORTS
+
 SCALAR_TYPES = frozenset(
     {
         "BOOL",
@@ -126,7 +128,8 @@ def parameter_type(value: Any) -> str:
 
 def to_parameter(name: str, value: Any) -> Any:
     """A ``ScalarQueryParameter`` or ``ArrayQueryParameter`` named ``name`` for ``value``."""
-    from google.cloud import bigquery
+    with BIGQUERY_IMPORTS:
+        from google.cloud import bigquery
 
     kind = parameter_type(value)
     raw = value.value if isinstance(value, Typed) else value

@@ -50,6 +50,7 @@ from shared import clients
 from shared.bigquery.errors import classify
 from shared.bigquery.protorows import RowCodec, RowEncodingError, row_codec
 from shared.errors import PermanentError, TransientError
+from shared.imports import BIGQUERY_IMPORTS
 from shared.once import OncePerKey
 from shared.retry import RetryPolicy
 
@@ -184,7 +185,8 @@ class DefaultStream:
         self.opened: dict[str, float] = {}  # spans of the last open (ms), for logs and benches
 
     def _open(self, spans: dict[str, float]) -> Any:
-        from google.cloud.bigquery_storage_v1 import types, writer
+        with BIGQUERY_IMPORTS:
+            from google.cloud.bigquery_storage_v1 import types, writer
 
         shorten_open_poll(writer)
         started = time.perf_counter()
@@ -203,7 +205,8 @@ class DefaultStream:
 
     def append(self, rows: list[bytes], timeout: float) -> tuple[AppendFuture, int]:
         started = time.perf_counter()
-        from google.cloud.bigquery_storage_v1 import types  # first use: ~0.2 s of imports
+        with BIGQUERY_IMPORTS:  # first use: ~0.2 s of imports
+            from google.cloud.bigquery_storage_v1 import types
 
         imported = _ms_since(started)
         request = types.AppendRowsRequest(

@@ -7,6 +7,8 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from shared.imports import BIGQUERY_IMPORTS
+
 PLATFORMS = ("google_ads", "meta", "tiktok")
 CUSTOMERS = ("cust-a", "cust-b", "cust-c")
 
@@ -78,7 +80,8 @@ def customer_usage(day: date) -> list[dict[str, Any]]:
 
 def load_rows(client: Any, table: str, rows: list[dict[str, Any]]) -> None:
     """Append rows with one load job (not streaming)."""
-    from google.cloud import bigquery
+    with BIGQUERY_IMPORTS:
+        from google.cloud import bigquery
 
     if not rows:
         return

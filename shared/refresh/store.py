@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from shared import bigquery as bq
+from shared.imports import BIGQUERY_IMPORTS
 from shared.refresh.definitions import Definition
 from shared.refresh.ports import (
     AuditRow,
@@ -60,7 +61,8 @@ class Store:
         timeout_s: float | None = None,
     ) -> tuple[list[Row], QueryStats]:
         """Run one statement; returns (rows, what it cost and changed)."""
-        from google.cloud import bigquery
+        with BIGQUERY_IMPORTS:
+            from google.cloud import bigquery
 
         config = bigquery.QueryJobConfig(
             query_parameters=bq.to_parameters(params),
@@ -83,7 +85,8 @@ class Store:
         return fq(self.project, name)
 
     def ensure_copy(self, source_table: str, copy_table: str) -> None:
-        from google.cloud import bigquery
+        with BIGQUERY_IMPORTS:
+            from google.cloud import bigquery
 
         live = self.client.get_table(source_table)
         self.client.create_table(bigquery.Table(copy_table, schema=live.schema), exists_ok=True)
