@@ -114,7 +114,7 @@ def _object_resource(data: Any, problems: list[str]) -> dict[str, Any]:
     if isinstance(data, bytes | str):
         try:
             data = json.loads(data)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):  # deep nesting: a dead letter
             raise EventDataError(["event data is not JSON"]) from None
     if not isinstance(data, dict):
         raise EventDataError([*problems, "event data must be a JSON object (the object resource)"])
@@ -195,7 +195,7 @@ class PubSubMessage:
         """The message data parsed as JSON; EventDataError when it is not."""
         try:
             return json.loads(self.data)
-        except (ValueError, UnicodeDecodeError) as exc:
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
             raise EventDataError([f"message data is not JSON: {exc}"], "invalid_json") from None
 
 

@@ -22,7 +22,7 @@ def default_message_id(body: bytes) -> str:
     """A stable Standard Webhooks ``webhook-id`` for a body: the body's ``id`` or its hash."""
     try:
         found = json.loads(body).get("id")
-    except (ValueError, AttributeError):
+    except (ValueError, AttributeError, RecursionError):
         found = None
     if isinstance(found, str) and found:
         return found

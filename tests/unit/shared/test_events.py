@@ -147,3 +147,14 @@ def test_unicode_digits_are_problems_not_crashes() -> None:
         )
     problems = " | ".join(info.value.problems)
     assert "data.generation" in problems and "data.size" in problems
+
+
+DEEP = b"[" * 100_000  # json.loads raises RecursionError, not ValueError
+
+
+def test_deeply_nested_data_is_bad_data_not_a_crash() -> None:
+    with pytest.raises(EventDataError):
+        storage_object_from_event(storage_event(DEEP))
+    message = {"data": base64.b64encode(DEEP).decode(), "messageId": "1"}
+    with pytest.raises(EventDataError):
+        pubsub_message_from_event(pubsub_event(message)).json()
