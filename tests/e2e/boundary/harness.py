@@ -23,6 +23,7 @@ from typing import Any
 import requests
 from cloudevents.conversion import to_binary, to_structured
 from cloudevents.http import CloudEvent
+from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 
 from devstack.stack import LocalStack
@@ -30,6 +31,17 @@ from shared.events import PUBSUB_PUBLISHED
 
 BATCH = 50
 RESENDS = 3
+EXAMPLES = 1000 // BATCH  # hypothesis examples per function: >= 1,000 requests
+
+# One hypothesis example is a batch of BATCH requests. No shrinking: shrinking a 50-request batch
+# costs minutes and the servers keep state between examples, so a failing batch is reported whole.
+batches = settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    database=None,
+    phases=(Phase.generate,),
+    suppress_health_check=list(HealthCheck),
+)
 
 
 @dataclass
@@ -209,3 +221,11 @@ def pubsub_request(
         st.sampled_from(["application/json", "application/cloudevents+json", "text/plain"])
     )
     return Sent(headers, b'{"message": {"data": ' + draw(st.binary(max_size=20)), event_id, key)
+
+
+@contextlib.contextmanager
+def loaded_machine(label: str, totals: dict[str, int]) -> Iterator[None]:
+    """The machine loaded for a module's property test; its outcome tally printed at the end."""
+    with machine_load():
+        yield
+    print(f"\n{label} boundary outcomes over {sum(totals.values())} requests: {totals}")

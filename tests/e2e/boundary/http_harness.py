@@ -10,7 +10,9 @@ retry does not cure fails the test (outcome (d) is only for transient failures).
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import secrets
+import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,6 +20,7 @@ from typing import Any
 import requests
 from hypothesis import strategies as st
 
+from devstack.stack import LocalStack
 from tests.e2e.boundary.harness import RESENDS
 
 API_MAX_BODY_BYTES = 64 * 1024
@@ -172,3 +175,16 @@ def malformed_authorizations(valid: str) -> list[str | bytes]:
         "Bearer pk__",
         valid,  # no scheme at all
     ]
+
+
+@contextlib.contextmanager
+def temporary_subscription(stack: LocalStack, topic: str, prefix: str) -> Iterator[str]:
+    """A pull subscription of the test's own on ``topic`` (what the function published)."""
+    name = f"{prefix}-{uuid.uuid4().hex[:6]}"
+    path = f"projects/{stack.project}/subscriptions/{name}"
+    topic_path = f"projects/{stack.project}/topics/{topic}"
+    stack.subscriber().create_subscription(name=path, topic=topic_path)
+    try:
+        yield name
+    finally:
+        stack.subscriber().delete_subscription(subscription=path)

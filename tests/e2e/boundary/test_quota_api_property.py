@@ -28,13 +28,13 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from devstack.stack import LocalStack
 from shared import api_keys
 from shared.quotas import customers, store
-from tests.e2e.boundary.harness import BATCH, machine_load
+from tests.e2e.boundary.harness import BATCH, batches, loaded_machine
 from tests.e2e.boundary.http_harness import (
     Call,
     assert_no_uncured_5xx,
@@ -51,7 +51,6 @@ from tests.e2e.boundary.http_harness import (
 )
 
 pytestmark = pytest.mark.stack
-EXAMPLES = 1000 // BATCH
 TOTALS: dict[str, int] = {}
 RUN_IDS = [f"run-{i}" for i in range(24)] + ["A", "x" * 128, "a.b:c-d_e"]
 VALID_PATHS = ["/runs/start", "/runs/heartbeat", "/runs/finish"]
@@ -382,9 +381,8 @@ def keys(stack: LocalStack) -> Keys:
 
 @pytest.fixture(scope="module")
 def loaded() -> Iterator[None]:
-    with machine_load():
+    with loaded_machine("quota-api", TOTALS):
         yield
-    print(f"\nquota-api boundary outcomes over {sum(TOTALS.values())} requests: {TOTALS}")
 
 
 def test_quota_api_every_request_is_answered_as_documented_and_recorded(
@@ -395,13 +393,7 @@ def test_quota_api_every_request_is_answered_as_documented_and_recorded(
     days: set[str] = set()
     sent = 0
 
-    @settings(
-        max_examples=EXAMPLES,
-        deadline=None,
-        database=None,
-        phases=(Phase.generate,),  # no shrinking: the servers keep state between examples
-        suppress_health_check=list(HealthCheck),
-    )
+    @batches
     @given(st.lists(call(keys), min_size=BATCH, max_size=BATCH))
     def check(batch: list[Call]) -> None:
         nonlocal sent

@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from devstack.stack import LocalStack
@@ -31,14 +31,14 @@ from shared.quotas import customers, store
 from tests.e2e.boundary.harness import (
     BATCH,
     Sent,
+    batches,
     check_outcomes,
-    machine_load,
+    loaded_machine,
     post_all,
     pubsub_request,
 )
 
 pytestmark = pytest.mark.stack
-EXAMPLES = 1000 // BATCH
 TOTALS: dict[str, int] = {}
 RUN = uuid.uuid4().hex[:6]
 ACTIVE = f"bq-active-{RUN}"
@@ -129,9 +129,8 @@ def outbox_keys(stack: LocalStack) -> set[str]:
 def loaded(stack: LocalStack) -> Iterator[None]:
     customers.upsert_customer(ACTIVE, "STARTER", daily_limit=100_000, concurrent_limit=100_000)
     customers.upsert_customer(SUSPENDED, "STARTER", status="SUSPENDED")
-    with machine_load():
+    with loaded_machine("quotas", TOTALS):
         yield
-    print(f"\nquotas boundary outcomes over {EXAMPLES * BATCH} requests: {TOTALS}")
 
 
 def test_every_pipeline_event_ends_in_a_row_a_dead_letter_or_an_honest_status(
@@ -145,13 +144,7 @@ def test_every_pipeline_event_ends_in_a_row_a_dead_letter_or_an_honest_status(
         f"FROM `{stack.project}.customers.quota_usage_events`) WHERE key IN UNNEST(@keys)"
     )
 
-    @settings(
-        max_examples=EXAMPLES,
-        deadline=None,
-        database=None,
-        phases=[Phase.generate],  # shrinking a 50-request batch costs minutes: report it whole
-        suppress_health_check=list(HealthCheck),
-    )
+    @batches
     @given(st.lists(request(stack.project), min_size=BATCH, max_size=BATCH))
     def check(batch: list[Sent]) -> None:
         post_all(url, batch, workers=16)

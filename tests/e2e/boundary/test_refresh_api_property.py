@@ -31,12 +31,12 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from devstack.stack import REPO, LocalStack
 from shared import api_keys
-from tests.e2e.boundary.harness import BATCH, machine_load
+from tests.e2e.boundary.harness import BATCH, batches, loaded_machine
 from tests.e2e.boundary.http_harness import (
     Call,
     assert_no_uncured_5xx,
@@ -47,12 +47,12 @@ from tests.e2e.boundary.http_harness import (
     oversize,
     send_all,
     tally,
+    temporary_subscription,
     unicode_digits,
     unknown_key,
 )
 
 pytestmark = pytest.mark.stack
-EXAMPLES = 1000 // BATCH
 TOTALS: dict[str, int] = {}
 TABLES = sorted(p.stem for p in (REPO / "shared" / "refresh" / "definitions").glob("*.sql"))
 WHO = ["viewer", "operator", "operator-b", "runs-only", "expired", "inactive", "unknown"]
@@ -361,20 +361,14 @@ def keys(stack: LocalStack) -> Iterator[Keys]:
 
 @pytest.fixture(scope="module")
 def subscription(stack: LocalStack) -> Iterator[str]:
-    sub = f"bhttp-refresh-requests-{uuid.uuid4().hex[:6]}"
-    path = f"projects/{stack.project}/subscriptions/{sub}"
-    stack.subscriber().create_subscription(
-        name=path, topic=f"projects/{stack.project}/topics/{TOPIC}"
-    )
-    yield sub
-    stack.subscriber().delete_subscription(subscription=path)
+    with temporary_subscription(stack, TOPIC, "bhttp-refresh-requests") as name:
+        yield name
 
 
 @pytest.fixture(scope="module")
 def loaded() -> Iterator[None]:
-    with machine_load():
+    with loaded_machine("refresh-api", TOTALS):
         yield
-    print(f"\nrefresh-api boundary outcomes over {sum(TOTALS.values())} requests: {TOTALS}")
 
 
 def test_refresh_api_every_request_is_answered_as_documented_and_published(
@@ -385,13 +379,7 @@ def test_refresh_api_every_request_is_answered_as_documented_and_published(
     refused: set[str] = set()
     sent = examples = 0
 
-    @settings(
-        max_examples=EXAMPLES,
-        deadline=None,
-        database=None,
-        phases=(Phase.generate,),  # no shrinking: the servers keep state between examples
-        suppress_health_check=list(HealthCheck),
-    )
+    @batches
     @given(st.lists(call(keys), min_size=BATCH, max_size=BATCH))
     def check(batch: list[Call]) -> None:
         nonlocal sent, examples

@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from devstack.stack import LocalStack
@@ -32,14 +32,14 @@ from shared.refresh.request import run_id_for_message
 from tests.e2e.boundary.harness import (
     BATCH,
     Sent,
+    batches,
     check_outcomes,
-    machine_load,
+    loaded_machine,
     post_all,
     pubsub_request,
 )
 
 pytestmark = pytest.mark.stack
-EXAMPLES = 1000 // BATCH
 TOTALS: dict[str, int] = {}
 TABLES = sorted(definitions.load())
 LEAF = "uploads_by_customer"
@@ -134,9 +134,8 @@ def batch_of(draw: st.DrawFn, project: str) -> list[Sent]:
 
 @pytest.fixture(scope="module")
 def loaded() -> Iterator[None]:
-    with machine_load():
+    with loaded_machine("refresh", TOTALS):
         yield
-    print(f"\nrefresh boundary outcomes over {EXAMPLES * BATCH} requests: {TOTALS}")
 
 
 @pytest.mark.timeout(600)  # ~135 s at load 8 on 2 cores: the function serves 4 at a time
@@ -149,13 +148,7 @@ def test_every_refresh_request_ends_in_a_row_a_dead_letter_or_an_honest_status(
         "WHERE run_id IN UNNEST(@keys)"
     )
 
-    @settings(
-        max_examples=EXAMPLES,
-        deadline=None,
-        database=None,
-        phases=[Phase.generate],  # shrinking a 50-request batch costs minutes: report it whole
-        suppress_health_check=list(HealthCheck),
-    )
+    @batches
     @given(batch_of(stack.project))
     def check(batch: list[Sent]) -> None:
         post_all(url, batch, workers=8)

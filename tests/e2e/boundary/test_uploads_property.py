@@ -13,15 +13,21 @@ from typing import Any
 import pytest
 from cloudevents.conversion import to_binary, to_structured
 from cloudevents.http import CloudEvent
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from devstack.stack import LocalStack
 from shared.events import STORAGE_DELETED, STORAGE_FINALIZED, STORAGE_METADATA_UPDATED
-from tests.e2e.boundary.harness import BATCH, Sent, check_outcomes, machine_load, post_all
+from tests.e2e.boundary.harness import (
+    BATCH,
+    Sent,
+    batches,
+    check_outcomes,
+    loaded_machine,
+    post_all,
+)
 
 pytestmark = pytest.mark.stack
-EXAMPLES = 1000 // BATCH
 TOTALS: dict[str, int] = {}
 
 text = st.text(max_size=30)
@@ -120,9 +126,8 @@ def request(draw: st.DrawFn, bucket: str) -> Sent:
 
 @pytest.fixture(scope="module")
 def loaded() -> Iterator[None]:
-    with machine_load():
+    with loaded_machine("uploads", TOTALS):
         yield
-    print(f"\nuploads boundary outcomes over {EXAMPLES * BATCH} requests: {TOTALS}")
 
 
 def test_every_request_ends_in_a_row_a_dead_letter_or_an_honest_status(
@@ -136,12 +141,7 @@ def test_every_request_ends_in_a_row_a_dead_letter_or_an_honest_status(
         "WHERE event_id IN UNNEST(@keys)"
     )
 
-    @settings(
-        max_examples=EXAMPLES,
-        deadline=None,
-        database=None,
-        suppress_health_check=list(HealthCheck),
-    )
+    @batches
     @given(st.lists(request(bucket), min_size=BATCH, max_size=BATCH))
     def check(batch: list[Sent]) -> None:
         post_all(url, batch)

@@ -27,12 +27,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from devstack.stack import LocalStack
 from shared.webhooks import samples, senders
-from tests.e2e.boundary.harness import BATCH, machine_load
+from tests.e2e.boundary.harness import BATCH, batches, loaded_machine
 from tests.e2e.boundary.http_harness import (
     DEEP,
     UNICODE_DIGITS,
@@ -41,10 +41,10 @@ from tests.e2e.boundary.http_harness import (
     content_types,
     send_all,
     tally,
+    temporary_subscription,
 )
 
 pytestmark = pytest.mark.stack
-EXAMPLES = 1000 // BATCH
 TOTALS: dict[str, int] = {}
 TOPIC = "webhook-events"
 MAX_BODY = 1024 * 1024
@@ -235,20 +235,14 @@ def landed(stack: LocalStack, ids: list[str]) -> set[str]:
 
 @pytest.fixture(scope="module")
 def subscription(stack: LocalStack) -> Iterator[str]:
-    sub = f"bhttp-webhook-events-{uuid.uuid4().hex[:6]}"
-    path = f"projects/{stack.project}/subscriptions/{sub}"
-    stack.subscriber().create_subscription(
-        name=path, topic=f"projects/{stack.project}/topics/{TOPIC}"
-    )
-    yield sub
-    stack.subscriber().delete_subscription(subscription=path)
+    with temporary_subscription(stack, TOPIC, "bhttp-webhook-events") as name:
+        yield name
 
 
 @pytest.fixture(scope="module")
 def loaded() -> Iterator[None]:
-    with machine_load():
+    with loaded_machine("webhook-receiver", TOTALS):
         yield
-    print(f"\nwebhook-receiver boundary outcomes over {sum(TOTALS.values())} requests: {TOTALS}")
 
 
 def test_webhook_receiver_every_request_is_answered_as_documented_and_ends_somewhere(
@@ -262,13 +256,7 @@ def test_webhook_receiver_every_request_is_answered_as_documented_and_ends_somew
     refused: set[str] = set()  # body sha256 of every refused request
     sent = 0
 
-    @settings(
-        max_examples=EXAMPLES,
-        deadline=None,
-        database=None,
-        phases=(Phase.generate,),  # no shrinking: the servers keep state between examples
-        suppress_health_check=list(HealthCheck),
-    )
+    @batches
     @given(st.lists(call(routes), min_size=BATCH, max_size=BATCH))
     def check(batch: list[Call]) -> None:
         nonlocal sent

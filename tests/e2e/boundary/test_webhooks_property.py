@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from devstack.stack import LocalStack
@@ -26,14 +26,14 @@ from shared.webhooks import contract, samples
 from tests.e2e.boundary.harness import (
     BATCH,
     Sent,
+    batches,
     check_outcomes,
-    machine_load,
+    loaded_machine,
     post_all,
     pubsub_request,
 )
 
 pytestmark = pytest.mark.stack
-EXAMPLES = 1000 // BATCH
 TOTALS: dict[str, int] = {}
 SAMPLES = {name: samples.load(name) for name in samples.names()}
 
@@ -124,9 +124,8 @@ def request(draw: st.DrawFn, project: str) -> Sent:
 
 @pytest.fixture(scope="module")
 def loaded() -> Iterator[None]:
-    with machine_load():
+    with loaded_machine("webhooks", TOTALS):
         yield
-    print(f"\nwebhooks boundary outcomes over {EXAMPLES * BATCH} requests: {TOTALS}")
 
 
 def test_every_push_ends_in_a_row_a_dead_letter_or_an_honest_status(
@@ -139,13 +138,7 @@ def test_every_push_ends_in_a_row_a_dead_letter_or_an_honest_status(
         "WHERE message_id IN UNNEST(@keys)"
     )
 
-    @settings(
-        max_examples=EXAMPLES,
-        deadline=None,
-        database=None,
-        phases=[Phase.generate],  # shrinking a 50-request batch costs minutes: report it whole
-        suppress_health_check=list(HealthCheck),
-    )
+    @batches
     @given(st.lists(request(stack.project), min_size=BATCH, max_size=BATCH))
     def check(batch: list[Sent]) -> None:
         post_all(url, batch, workers=16)
