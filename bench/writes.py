@@ -29,6 +29,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench import figure
+
 THREADS = 32
 UPLOAD_EVENTS = 150
 WEBHOOK_EVENTS = 500
@@ -310,75 +312,69 @@ def _area(area: str, stack: Any, bucket: Any) -> list[dict[str, Any]]:
     api, group, single = (results[m] for m in MODES)
     per_million_api = api["proto_bytes_per_event"] * 1e6
     per_million_insertall = group["json_billed_per_event"] * 1e6
+    api_usd = per_million_api / 1e9 * WRITE_API_PRICE_PER_GB
+    insertall_usd = per_million_insertall / 1e9 * INSERTALL_PRICE_PER_GB
+    vs_group = "Write API vs insertAll group commit"
     return [
-        {
-            "name": f"{area}: events/s, Write API group commit vs insertAll group commit "
+        figure(
+            f"{area}: events/s, Write API group commit vs insertAll group commit "
             f"({THREADS} concurrent requests)",
-            "value": round(api["events_per_s"], 1),
-            "unit": "events/s",
-            "baseline": round(group["events_per_s"], 1),
-            "ratio": round(api["events_per_s"] / group["events_per_s"], 2),
-        },
-        {
-            "name": f"{area}: events/s, Write API group commit vs one insertAll per request",
-            "value": round(api["events_per_s"], 1),
-            "unit": "events/s",
-            "baseline": round(single["events_per_s"], 1),
-            "ratio": round(api["events_per_s"] / single["events_per_s"], 2),
-        },
-        {
-            "name": f"{area}: write calls per 1,000 events, Write API vs insertAll group commit",
-            "value": round(api["calls_per_1000"], 1),
-            "unit": "calls",
-            "baseline": round(group["calls_per_1000"], 1),
-            "ratio": round(api["calls_per_1000"] / group["calls_per_1000"], 3),
-        },
-        {
-            "name": f"{area}: rows per write call, Write API vs insertAll group commit",
-            "value": round(api["rows_per_call"], 1),
-            "unit": "rows",
-            "baseline": round(group["rows_per_call"], 1),
-            "ratio": round(api["rows_per_call"] / group["rows_per_call"], 2),
-        },
-        {
-            "name": f"{area}: mean write round trip (ms), Write API vs insertAll group commit",
-            "value": round(api["round_trip_ms"], 1),
-            "unit": "ms",
-            "baseline": round(group["round_trip_ms"], 1),
-            "ratio": round(api["round_trip_ms"] / group["round_trip_ms"], 2),
-        },
-        {
-            "name": f"{area}: billed bytes per 1M events (MB), Write API vs insertAll",
-            "value": round(per_million_api / 1e6, 1),
-            "unit": "MB",
-            "baseline": round(per_million_insertall / 1e6, 1),
-            "ratio": round(per_million_api / per_million_insertall, 3),
-        },
-        {
-            "name": f"{area}: $ per 1M events (no free tier), Write API vs insertAll",
-            "value": round(per_million_api / 1e9 * WRITE_API_PRICE_PER_GB, 4),
-            "unit": "USD",
-            "baseline": round(per_million_insertall / 1e9 * INSERTALL_PRICE_PER_GB, 4),
-            "ratio": round(
-                (per_million_api * WRITE_API_PRICE_PER_GB)
-                / (per_million_insertall * INSERTALL_PRICE_PER_GB),
-                3,
-            ),
-        },
-        {
-            "name": f"{area}: bare client limit, events/s, Write API vs insertAll (no handler)",
-            "value": round(bare_write, 1),
-            "unit": "events/s",
-            "baseline": round(bare_insertall, 1),
-            "ratio": round(bare_write / bare_insertall, 2),
-        },
-        {
-            "name": f"{area}: Write API group commit as a fraction of the bare Write API limit",
-            "value": round(api["events_per_s"], 1),
-            "unit": "events/s",
-            "baseline": round(bare_write, 1),
-            "ratio": round(api["events_per_s"] / bare_write, 2),
-        },
+            api["events_per_s"],
+            "events/s",
+            group["events_per_s"],
+        ),
+        figure(
+            f"{area}: events/s, Write API group commit vs one insertAll per request",
+            api["events_per_s"],
+            "events/s",
+            single["events_per_s"],
+        ),
+        figure(
+            f"{area}: write calls per 1,000 events, {vs_group}",
+            api["calls_per_1000"],
+            "calls",
+            group["calls_per_1000"],
+            ratio_digits=3,
+        ),
+        figure(
+            f"{area}: rows per write call, {vs_group}",
+            api["rows_per_call"],
+            "rows",
+            group["rows_per_call"],
+        ),
+        figure(
+            f"{area}: mean write round trip (ms), {vs_group}",
+            api["round_trip_ms"],
+            "ms",
+            group["round_trip_ms"],
+        ),
+        figure(
+            f"{area}: billed bytes per 1M events (MB), Write API vs insertAll",
+            per_million_api / 1e6,
+            "MB",
+            per_million_insertall / 1e6,
+            ratio_digits=3,
+        ),
+        figure(
+            f"{area}: $ per 1M events (no free tier), Write API vs insertAll",
+            api_usd,
+            "USD",
+            insertall_usd,
+            digits=4,
+            ratio_digits=3,
+        ),
+        figure(
+            f"{area}: bare client limit, events/s, Write API vs insertAll (no handler)",
+            bare_write,
+            "events/s",
+            bare_insertall,
+        ),
+        figure(
+            f"{area}: Write API group commit as a fraction of the bare Write API limit",
+            api["events_per_s"],
+            "events/s",
+            bare_write,
+        ),
     ]
 
 
@@ -395,10 +391,10 @@ def run(areas: Sequence[str] = ("uploads", "webhooks")) -> list[dict[str, Any]]:
         figures: list[dict[str, Any]] = []
         for area in areas:
             found = _area(area, stack, bucket)
-            for figure in found:
+            for item in found:
                 print(
-                    f"  {figure['name']}: {figure['value']} vs {figure['baseline']}"
-                    f" (ratio {figure['ratio']})",
+                    f"  {item['name']}: {item['value']} vs {item['baseline']}"
+                    f" (ratio {item['ratio']})",
                     flush=True,
                 )
             figures += found
@@ -408,5 +404,5 @@ def run(areas: Sequence[str] = ("uploads", "webhooks")) -> list[dict[str, Any]]:
 if __name__ == "__main__":
     import sys
 
-    for figure in run(sys.argv[1:] or ("uploads", "webhooks")):
-        print(figure)
+    for item in run(sys.argv[1:] or ("uploads", "webhooks")):
+        print(item)
