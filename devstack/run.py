@@ -67,6 +67,9 @@ def main() -> int:
     args = parser.parse_args()
     only = None if args.functions is None else [f for f in args.functions.split(",") if f]
     signal.signal(signal.SIGTERM, _raise_interrupt)
+    # Ctrl-C stops the stack even when we were started with SIGINT ignored (a background job of
+    # a non-interactive shell inherits SIG_IGN, and Python then leaves it ignored)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     report = Report()
     # make run: besides the deterministic rules, abort a share of mutating DML at random so the
     # retry paths run in the demo (BIGQUERY_STRICT=0 turns the layer off)

@@ -52,8 +52,11 @@ def _wait_gone(pids: list[int], timeout: float = 20) -> list[int]:
 
 def test_ctrl_c_during_make_run_stops_every_process(tmp_path: Path) -> None:
     state = tmp_path / "run"
+    run = [sys.executable, "-m", "devstack.run", "--demo", "none", "--state-dir", str(state)]
+    # started with SIGINT ignored, as a background job of a non-interactive shell (a CI runner's
+    # `cmd &`) starts it: Python then installs no KeyboardInterrupt handler of its own
     proc = subprocess.Popen(
-        [sys.executable, "-m", "devstack.run", "--demo", "none", "--state-dir", str(state)],
+        ["sh", "-c", 'trap "" INT; exec "$@"', "sh", *run],
         cwd=REPO,
         env={**os.environ, "PYTHONPATH": str(REPO)},
         stdout=subprocess.PIPE,
