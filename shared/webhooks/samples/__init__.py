@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -17,3 +18,19 @@ def load(name: str) -> tuple[bytes, dict[str, str]]:
 
 def names() -> list[str]:
     return sorted(p.stem for p in ROOT.glob("*.json"))
+
+
+def unique(name: str, marker: str) -> tuple[bytes, dict[str, str]]:
+    """The sample with its ids made unique by ``marker`` (body id, event and delivery ids, and a
+    ``test_marker`` field), so its hash and dedup keys belong to this send alone."""
+    body, attrs = load(name)
+    payload = json.loads(body)
+    if isinstance(payload.get("id"), str):
+        payload["id"] = f"{payload['id']}_{marker}"
+    elif isinstance(payload.get("id"), int):
+        payload["id"] = int(hashlib.sha256(marker.encode()).hexdigest()[:12], 16)
+    payload["test_marker"] = marker
+    for key in ("event_id", "delivery_id"):
+        if key in attrs:
+            attrs[key] = f"{attrs[key][:20]}-{marker}"
+    return json.dumps(payload).encode(), attrs

@@ -97,22 +97,6 @@ for _name in samples.names():
     SAMPLES[_attrs["source"]].append(_name)
 
 
-def unique_sample(name: str, marker: str) -> tuple[bytes, dict[str, str]]:
-    """The sample with its ids made unique, so its hash and dedup keys are this call's own."""
-    body, attrs = samples.load(name)
-    payload = json.loads(body)
-    if isinstance(payload.get("id"), str):
-        payload["id"] = f"{payload['id']}_{marker}"
-    elif isinstance(payload.get("id"), int):
-        payload["id"] = int(hashlib.sha256(marker.encode()).hexdigest()[:12], 16)
-    payload["test_marker"] = marker
-    attrs = dict(attrs)
-    for key in ("event_id", "delivery_id"):
-        if key in attrs:
-            attrs[key] = f"{attrs[key][:20]}-{marker}"
-    return json.dumps(payload).encode(), attrs
-
-
 # ---------------------------------------------------------------- generation
 @st.composite
 def call(draw: st.DrawFn, routes: list[Route]) -> Call:  # noqa: PLR0912 - one per tamper
@@ -121,7 +105,7 @@ def call(draw: st.DrawFn, routes: list[Route]) -> Call:  # noqa: PLR0912 - one p
     scheme = route.scheme
     kind = draw(st.sampled_from(["sample"] * 6 + ["json", "junk", "deep"]))
     if kind == "sample" and SAMPLES.get(route.source):
-        body, attrs = unique_sample(draw(st.sampled_from(SAMPLES[route.source])), marker)
+        body, attrs = samples.unique(draw(st.sampled_from(SAMPLES[route.source])), marker)
     elif kind == "json":  # signed JSON no mapping knows: a raw row (mapping_status unknown)
         payload = draw(st.dictionaries(st.text(max_size=8), st.integers() | st.text(max_size=8)))
         body, attrs = json.dumps({**payload, "marker": marker}).encode(), {}

@@ -34,24 +34,6 @@ def _routes(stack: LocalStack) -> tuple[dict[str, Any], dict[str, str]]:
     return {e["source"]: e for e in fn["webhook_sources"]}, fn["local_env"]
 
 
-def unique(name: str, marker: str) -> tuple[bytes, dict[str, str]]:
-    """A sample made unique for this run (its ids changed), as its sender would send it."""
-    body, attrs = samples.load(name)
-    payload = json.loads(body)
-    if isinstance(payload.get("id"), str):
-        payload["id"] = f"{payload['id']}_{marker}"
-    elif isinstance(payload.get("id"), int):
-        payload["id"] = int(hashlib.sha256(marker.encode()).hexdigest()[:12], 16)
-    else:
-        payload["test_marker"] = marker
-    attrs = dict(attrs)
-    if "event_id" in attrs:
-        attrs["event_id"] = f"{attrs['event_id']}_{marker}"
-    if "delivery_id" in attrs:
-        attrs["delivery_id"] = f"{attrs['delivery_id'][:20]}-{marker}"
-    return json.dumps(payload).encode(), attrs
-
-
 def signed_post(
     stack: LocalStack, body: bytes, attrs: dict[str, str], now: int | None = None
 ) -> requests.Response:
@@ -81,7 +63,7 @@ def test_each_sender_signed_as_documented_lands_a_typed_row(stack: LocalStack) -
     run = uuid.uuid4().hex[:8]
     sent: dict[str, str] = {}
     for name in TYPED:
-        body, attrs = unique(name, run)
+        body, attrs = samples.unique(name, run)
         answer = signed_post(stack, body, attrs)
         assert answer.status_code == 202, (name, answer.status_code, answer.text)
         sent[name] = hashlib.sha256(body).hexdigest()
@@ -116,39 +98,39 @@ def test_forged_stale_replayed_and_malformed_get_4xx_and_land_nothing(stack: Loc
         bodies.append(body)
         return requests.post(f"{url}/{source}", data=body, headers=headers, timeout=30).status_code
 
-    body, attrs = unique("stripe_charge_succeeded", f"forged{run}")
+    body, attrs = samples.unique("stripe_charge_succeeded", f"forged{run}")
     assert (
         post("stripe", body, senders.signed_headers("stripe", "whsec_guess", body, now=now)) == 401
     )
-    body, attrs = unique("stripe_charge_succeeded", f"stale{run}")
+    body, attrs = samples.unique("stripe_charge_succeeded", f"stale{run}")
     secret = secrets["WEBHOOK_SECRET_STRIPE"]
     stale = senders.signed_headers("stripe", secret, body, now=now - 600)
     assert post("stripe", body, stale) == 401
-    body, attrs = unique("meta_ads_campaign_daily", f"replay{run}")
+    body, attrs = samples.unique("meta_ads_campaign_daily", f"replay{run}")
     replayed = senders.signed_headers(
         "standard_webhooks", secrets["WEBHOOK_SECRET_META_ADS"], body, attrs, now=now
     )
     replayed["webhook-id"] = f"msg_new_{run}"
     assert post("meta_ads", body, replayed) == 401
-    body, attrs = unique("github_push", f"tamper{run}")
+    body, attrs = samples.unique("github_push", f"tamper{run}")
     good = senders.signed_headers("github", secrets["WEBHOOK_SECRET_GITHUB"], body, attrs, now=now)
     assert post("github", body + b" ", good) == 401
     # GitHub signs no delivery id: the same signed content under a new id is a replay (409),
     # under the same id the sender's own redelivery (202); checked in Firestore
-    body, attrs = unique("github_push", f"guard{run}")
+    body, attrs = samples.unique("github_push", f"guard{run}")
     first = senders.signed_headers("github", secrets["WEBHOOK_SECRET_GITHUB"], body, attrs, now=now)
     ok_url = f"{url}/github"
     assert requests.post(ok_url, data=body, headers=first, timeout=30).status_code == 202
     replay = {**first, "X-GitHub-Delivery": f"forged-{run}"}
     assert requests.post(ok_url, data=body, headers=replay, timeout=30).status_code == 409
     assert requests.post(ok_url, data=body, headers=first, timeout=30).status_code == 202
-    body, attrs = unique("shopify_order_created", f"malformed{run}")
+    body, attrs = samples.unique("shopify_order_created", f"malformed{run}")
     good = senders.signed_headers(
         "shopify", secrets["WEBHOOK_SECRET_SHOPIFY"], body, attrs, now=now
     )
     assert post("shopify", body, {**good, "X-Shopify-Hmac-Sha256": "\u00e9\u00e9"}) == 401
     assert post("shopify", body, {**good, "X-Shopify-Topic": "bad topic"}) == 400
-    body, attrs = unique("adplatform_campaign_metrics", f"digits{run}")
+    body, attrs = samples.unique("adplatform_campaign_metrics", f"digits{run}")
     sw = senders.signed_headers(
         "standard_webhooks", secrets["WEBHOOK_SECRET_ADPLATFORM"], body, attrs, now=now
     )
@@ -159,7 +141,7 @@ def test_forged_stale_replayed_and_malformed_get_4xx_and_land_nothing(stack: Loc
     nosuch = json.dumps({"run": run}).encode()
     assert "github" in routes and post("nosuchsource", nosuch, {}) == 404
     # a valid request sent last: once it is in raw, the refused ones had their chance to leak
-    ok, ok_attrs = unique("stripe_charge_succeeded", f"ok{run}")
+    ok, ok_attrs = samples.unique("stripe_charge_succeeded", f"ok{run}")
     assert signed_post(stack, ok, ok_attrs).status_code == 202
     ok_sha = hashlib.sha256(ok).hexdigest()
     stack.wait_until(lambda: _raw_by_sha(stack, [ok_sha]) or None, timeout=60, what="valid one")
@@ -174,10 +156,10 @@ def test_every_accepted_message_is_in_raw_or_dead_letters(stack: LocalStack) -> 
     its sender (202 / publish result) must end as a raw row or a dead letter."""
     run = uuid.uuid4().hex[:8]
     names = [*TYPED, "github_ping_unknown_type", "shopify_refund_created"]
-    posts = [unique(names[i % len(names)], f"{run}p{i}") for i in range(48)]
+    posts = [samples.unique(names[i % len(names)], f"{run}p{i}") for i in range(48)]
     publishes: list[tuple[bytes, dict[str, str]]] = []
     for i in range(48):
-        body, attrs = unique("stripe_charge_succeeded", f"{run}d{i}")
+        body, attrs = samples.unique("stripe_charge_succeeded", f"{run}d{i}")
         if i % 6 == 0:
             body = b"{not json " + f"{run}d{i}".encode()  # dead letter: invalid_json
         elif i % 6 == 1:
@@ -185,7 +167,7 @@ def test_every_accepted_message_is_in_raw_or_dead_letters(stack: LocalStack) -> 
         publishes.append((body, attrs))
     forwarded = []  # what Pub/Sub forwards to the dead-letter topic after max attempts
     for i in range(4):
-        body, attrs = unique("stripe_charge_succeeded", f"{run}x{i}")
+        body, attrs = samples.unique("stripe_charge_succeeded", f"{run}x{i}")
         attrs[DEAD_LETTER_SOURCE] = "projects/demo-local/subscriptions/webhook-events-ingest"
         forwarded.append((body, attrs))
 
