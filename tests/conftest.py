@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from devstack.stack import REPO, FunctionSpec, LocalStack
+from devstack.stack import REPO, TASKS_LOCATION, FunctionSpec, LocalStack
 
 TEST_FUNCTIONS = REPO / "tests" / "test_functions"
 TEST_BUCKET = "spine-test-bucket"
@@ -64,3 +64,22 @@ def stack(record_dir: Path) -> Iterator[LocalStack]:
     with local:
         local.storage().create_bucket(TEST_BUCKET)
         yield local
+
+
+@pytest.fixture
+def refresh_retries_purged(stack: LocalStack) -> Iterator[None]:
+    """An empty refresh-retries queue before and after the test.
+
+    A run that ends ``failed`` or ``locked`` schedules a delayed retry (60 s, then 120 s and
+    240 s while it stays locked). Left on the queue, it fires into whichever test runs a
+    minute later and holds that test's table lease: seen as a later test's last delayed
+    attempt ending ``locked``. Tests that expect a retry assert it before this purge.
+    """
+    from shared.refresh.orchestrate import tasks_client
+    from shared.refresh.retries import QUEUE
+
+    client = tasks_client(stack.env["CLOUD_TASKS_EMULATOR_HOST"])
+    queue = f"projects/{stack.project}/locations/{TASKS_LOCATION}/queues/{QUEUE}"
+    client.purge_queue(name=queue)
+    yield
+    client.purge_queue(name=queue)

@@ -52,7 +52,7 @@ from tests.e2e.boundary.http_harness import (
     unknown_key,
 )
 
-pytestmark = pytest.mark.stack
+pytestmark = [pytest.mark.stack, pytest.mark.usefixtures("refresh_retries_purged")]
 TOTALS: dict[str, int] = {}
 TABLES = sorted(p.stem for p in (REPO / "shared" / "refresh" / "definitions").glob("*.sql"))
 WHO = ["viewer", "operator", "operator-b", "runs-only", "expired", "inactive", "unknown"]

@@ -39,7 +39,7 @@ from tests.e2e.boundary.harness import (
     pubsub_request,
 )
 
-pytestmark = pytest.mark.stack
+pytestmark = [pytest.mark.stack, pytest.mark.usefixtures("refresh_retries_purged")]
 TOTALS: dict[str, int] = {}
 TABLES = sorted(definitions.load())
 LEAF = "uploads_by_customer"

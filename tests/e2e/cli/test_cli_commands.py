@@ -117,6 +117,7 @@ def test_refresh_keys_open_the_refresh_api_until_revoked(stack: LocalStack) -> N
     assert requests.get(f"{url}/status", headers=headers, timeout=60).status_code == 401
 
 
+@pytest.mark.usefixtures("refresh_retries_purged")
 def test_refresh_trigger_wait_status_history(stack: LocalStack) -> None:
     from shared.refresh import seed
 
@@ -261,6 +262,7 @@ def test_warehouse_audit_lists_the_manifest(stack: LocalStack) -> None:
     assert "customer_profiles" in plumb("warehouse", "audit", "--dataset", "customers").output
 
 
+@pytest.mark.usefixtures("refresh_retries_purged")
 def test_refresh_cutover_demote_guard_promote(stack: LocalStack) -> None:
     table = "uploads_by_customer"
     assert plumb_json("refresh", "trigger", "--table", table, "--wait", "--timeout", "240")["ok"]

@@ -12,7 +12,7 @@ import requests
 from devstack.stack import LocalStack
 from shared import api_keys
 
-pytestmark = pytest.mark.stack
+pytestmark = [pytest.mark.stack, pytest.mark.usefixtures("refresh_retries_purged")]
 
 
 def add_key(role: str, *, active: bool = True, expired: bool = False) -> str:

@@ -17,10 +17,12 @@ from typing import Any
 
 import pytest
 
-from devstack.stack import LocalStack
+from devstack.stack import TASKS_LOCATION, LocalStack
 from shared.refresh import seed
+from shared.refresh.orchestrate import tasks_client
+from shared.refresh.retries import QUEUE, task_id
 
-pytestmark = pytest.mark.stack
+pytestmark = [pytest.mark.stack, pytest.mark.usefixtures("refresh_retries_purged")]
 AS_OF = date(2026, 3, 20)
 RUNS = "`demo-local.ops.refresh_runs_current`"
 
@@ -36,6 +38,13 @@ def trigger(stack: LocalStack, **body: Any) -> str:
     body.setdefault("as_of", AS_OF.isoformat())
     stack.publish("refresh-requests", json.dumps(body).encode())
     return str(run_id)
+
+
+def retry_tasks(stack: LocalStack) -> list[Any]:
+    """The tasks waiting on the local refresh-retries queue."""
+    client = tasks_client(stack.env["CLOUD_TASKS_EMULATOR_HOST"])
+    queue = f"projects/{stack.project}/locations/{TASKS_LOCATION}/queues/{QUEUE}"
+    return list(client.list_tasks(parent=queue))
 
 
 def rows(stack: LocalStack, run_id: str) -> list[dict[str, Any]]:
@@ -155,6 +164,14 @@ def test_concurrent_second_run_does_not_refresh_same_table(seeded: LocalStack) -
     assert first in got2[0]["error"]
     got1 = wait_final(seeded, first, {"uploads_by_customer"})
     assert [r["status"] for r in got1] == ["success"]
+    # the locked run's own window is still owed: delayed retry 1 waits on the queue (60 s);
+    # the refresh_retries_purged fixture removes it so it cannot reach into a later test
+    task = task_id(second, "uploads_by_customer", 1)
+    assert seeded.wait_until(
+        lambda: task in {t.name.rsplit("/", 1)[-1] for t in retry_tasks(seeded)},
+        timeout=30,
+        what="delayed retry of the locked run",
+    )
 
 
 def test_dry_run_writes_no_table(seeded: LocalStack) -> None:
@@ -299,8 +316,4 @@ def test_delayed_retries_stop_after_three_attempts(seeded: LocalStack) -> None:
     assert sorted({r["delayed_attempt"] for r in got}) == [0, 1, 2, 3]
     assert [r["status"] for r in got].count("failed") == 4
     # nothing left on the queue: the third delayed attempt scheduled no fourth
-    from shared.refresh.orchestrate import tasks_client
-
-    client = tasks_client(seeded.env["CLOUD_TASKS_EMULATOR_HOST"])
-    queue = "projects/demo-local/locations/us-central1/queues/refresh-retries"
-    assert [t.name for t in client.list_tasks(parent=queue) if run_id[:20] in t.name] == []
+    assert [t.name for t in retry_tasks(seeded) if run_id[:20] in t.name] == []
