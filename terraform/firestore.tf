@@ -35,3 +35,17 @@ resource "google_project_iam_member" "firestore_user" {
     expression  = "resource.name.startsWith(\"projects/${var.project_id}/databases/(default)\")"
   }
 }
+
+# The quotas' packed fields (shared/quotas/store.py PACKED_FIELDS): each holds a whole map as
+# one JSON string that is rewritten on every commit and never queried. An empty index_config
+# exempts it from the automatic single-field index (no index entry written per commit, and no
+# 1,500-byte index truncation to pay for on a long string).
+resource "google_firestore_field" "packed" {
+  for_each   = toset(["quota_leases/leases", "quota_days/runs", "quota_outbox/rows"])
+  project    = var.project_id
+  database   = google_firestore_database.this.name
+  collection = split("/", each.key)[0]
+  field      = split("/", each.key)[1]
+
+  index_config {}
+}

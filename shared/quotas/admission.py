@@ -156,14 +156,14 @@ def usage(customer_id: str, day: date | None = None) -> dict[str, Any]:
     """The customer's state now: runs admitted on ``day`` and leases held (for reports, tests)."""
     day = day or _now().date()
     snaps = store.read([store.leases_ref(customer_id), store.day_ref(customer_id, day)])
-    leases = store.plain(snaps[store.leases_ref(customer_id).path].to_dict()).get("leases", {})
+    held = store.plain(snaps[store.leases_ref(customer_id).path].to_dict()).get("leases")
     today = store.plain(snaps[store.day_ref(customer_id, day).path].to_dict())
     return {
         "customer_id": customer_id,
         "day": day.isoformat(),
         "admitted": int(today.get("admitted", 0)),
-        "run_ids": sorted(today.get("runs", {})),
-        "leases": dict(leases),
+        "run_ids": sorted(store.unpack_runs(today.get("runs"))),
+        "leases": store.unpack_leases(held),
     }
 
 
@@ -273,13 +273,10 @@ class _State:
             self.snaps = {name: snaps[ref.path] for name, ref in self.refs.items()}
         self._markers_present: set[str] | None = None  # read only when a threshold is crossed
         self.profile = store.plain(self.snaps["customer"].to_dict())
-        self.leases: dict[str, dict[str, Any]] = {
-            k: dict(v)
-            for k, v in store.plain(self.snaps["leases"].to_dict()).get("leases", {}).items()
-        }
+        self.leases = store.unpack_leases(store.plain(self.snaps["leases"].to_dict()).get("leases"))
         today = store.plain(self.snaps["day"].to_dict())
         self.admitted = int(today.get("admitted", 0))
-        self.runs: dict[str, Any] = dict(today.get("runs", {}))
+        self.runs = store.unpack_runs(today.get("runs"))
         self.leases_changed = False
         self.day_changed = False
         self.events: list[dict[str, Any]] = []
@@ -474,7 +471,7 @@ class _State:
                 self.snaps["leases"],
                 {
                     "customer_id": self.customer_id,
-                    "leases": self.leases,
+                    "leases": store.pack_leases(self.leases),
                     "next_expiry": min(expiries) if expiries else None,
                     "updated_at": self.now,
                 },
@@ -487,14 +484,15 @@ class _State:
                     "customer_id": self.customer_id,
                     "day": self.day.isoformat(),
                     "admitted": self.admitted,
-                    "runs": self.runs,
+                    "runs": store.pack_runs(self.runs),
                     "updated_at": self.now,
                 },
             )
         for alert in self.due:
             plan.create(self.marker_ref(alert.threshold), alerts.marker(alert, self.now))
-        for event in self.events:
-            plan.create(store.outbox_ref(event["event_id"]), outbox.entry(outbox.EVENTS, event))
+        if self.events:
+            ref = store.outbox_ref(outbox.entry_id(self.events, "event_id"))
+            plan.create(ref, outbox.entry(outbox.EVENTS, self.events))
         return plan
 
     def run(self, batch: list[_Op]) -> list[Any]:

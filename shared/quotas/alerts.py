@@ -138,7 +138,7 @@ def publish(alert: Alert) -> None:
     # next outbox drain (no BigQuery round trip on the admission path)
     db = clients.firestore()
     batch = db.batch()
-    batch.set(store.outbox_ref(f"alert-{alert.alert_id}"), outbox.entry(outbox.ALERT_LOG, row))
+    batch.set(store.outbox_ref(f"alert-{alert.alert_id}"), outbox.entry(outbox.ALERT_LOG, [row]))
     batch.update(store.alert_ref(alert.alert_id), {"published": True, "published_at": now})
     batch.commit()
     outbox.drain_soon()

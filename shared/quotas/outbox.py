@@ -12,6 +12,8 @@ stopped or was throttled before draining.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import threading
 import time
@@ -40,13 +42,37 @@ CLAIM_S = 120
 _UNCLAIMED = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def entry(table: str, row: dict[str, Any]) -> dict[str, Any]:
+def entry(table: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """An outbox document: the rows of one commit for ``table``, as one JSON string.
+
+    One document per commit, not per row, and one string field, not a map per row: Firestore
+    indexes every field of a map, so per-row documents cost a write and a dozen index entries
+    each on the admission's commit, and again in the drain's claim and delete (measured on the
+    emulator: the 64-caller bench spent most of its CPU there).
+    """
     return {
         "table": table,
-        "row": row,
+        "rows": json.dumps(rows, sort_keys=True, separators=(",", ":")),
+        "count": len(rows),
         "created_at": datetime.now(UTC),
         "claimed_until": _UNCLAIMED,
     }
+
+
+def entry_id(rows: list[dict[str, Any]], key: str) -> str:
+    """A deterministic document id for ``rows`` (by their ``key``): a commit decided again
+    after a conflict writes the same id, never a second copy."""
+    digest = hashlib.sha256("|".join(str(row[key]) for row in rows).encode()).hexdigest()
+    return digest[:40]
+
+
+def rows_of(data: dict[str, Any]) -> list[dict[str, Any]]:
+    """The rows an outbox document holds (an empty list for a malformed one)."""
+    try:
+        rows = json.loads(str(data.get("rows") or "[]"))
+    except ValueError:
+        return []
+    return [row for row in rows if isinstance(row, dict)] if isinstance(rows, list) else []
 
 
 def _claim(snaps: list[Any]) -> bool:
@@ -102,7 +128,11 @@ def drain(limit: int = 10 * DRAIN_PAGE) -> int:
         for snap in snaps:
             by_table[str((snap.to_dict() or {}).get("table"))].append(snap)
         for table, group in by_table.items():
-            rows = [(snap.id, dict((snap.to_dict() or {}).get("row") or {})) for snap in group]
+            rows = [
+                (f"{snap.id}#{i}", row)
+                for snap in group
+                for i, row in enumerate(rows_of(snap.to_dict() or {}))
+            ]
             if table in (EVENTS, ALERT_LOG):
                 from shared.bigquery.writer import table_writer
 
@@ -113,7 +143,7 @@ def drain(limit: int = 10 * DRAIN_PAGE) -> int:
             for snap in group:
                 batch.delete(snap.reference)
             batch.commit()
-            written += len(group)
+            written += len(rows)
         if len(snaps) < DRAIN_PAGE:
             break
     return written

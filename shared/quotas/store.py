@@ -9,8 +9,15 @@ Every document is keyed by the customer, so two customers never touch the same d
   that outlives midnight keeps its slot;
 - ``quota_days/{customer}@{YYYY-MM-DD}``: runs admitted that day (count + run ids);
 - ``quota_alerts/{alert_id}``: one marker per (customer, period, metric, threshold);
-- ``quota_outbox/{event_id}``: BigQuery rows committed with the state change that caused them,
-  drained into BigQuery afterwards (see :mod:`shared.quotas.outbox`).
+- ``quota_outbox/{id}``: the BigQuery rows of one commit, committed with the state change that
+  caused them and drained into BigQuery afterwards (see :mod:`shared.quotas.outbox`).
+
+The leases and the day's runs are each stored as ONE compact JSON string field
+(:func:`pack_leases`, :func:`pack_runs`), not as a Firestore map: every commit rewrites the
+whole document, and a map of n entries costs n nested values to encode in the client and n
+index entries on the server at each commit. Measured on the emulator with 288 runs a day per
+customer, encoding those maps was most of the caller's CPU. Nothing queries inside them
+(``next_expiry`` is the sweep's field), and Terraform exempts them from indexing.
 
 Changes are optimistic, never transactional: read the documents, decide, then commit one
 batch whose writes carry preconditions (``last_update_time`` of what was read, or ``create``
@@ -23,11 +30,12 @@ take pessimistic locks and contended transactions queue for the lock and abort).
 
 from __future__ import annotations
 
+import json
 import random
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from shared import clients
@@ -38,6 +46,8 @@ LEASES = "quota_leases"
 DAYS = "quota_days"
 ALERTS = "quota_alerts"
 OUTBOX = "quota_outbox"
+PACKED_FIELDS = ((LEASES, "leases"), (DAYS, "runs"), (OUTBOX, "rows"))
+"""(collection, field): one JSON string each, exempt from indexing (terraform/firestore.tf)"""
 
 COMMIT_DEADLINE_S = 20.0
 BACKOFF_FIRST_S = 0.005
@@ -183,3 +193,43 @@ def write_customer(customer_id: str, fields: dict[str, Any], *, merge: bool) -> 
 
 def plain(data: Mapping[str, Any] | None) -> dict[str, Any]:
     return dict(data or {})
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+def pack_leases(leases: Mapping[str, Mapping[str, Any]]) -> str:
+    """``run_id -> {pipeline, started_at, expires_at}`` as one string (times in ISO 8601)."""
+    return _json(
+        {
+            run_id: {
+                "pipeline": lease.get("pipeline"),
+                "started_at": lease["started_at"].isoformat(),
+                "expires_at": lease["expires_at"].isoformat(),
+            }
+            for run_id, lease in leases.items()
+        }
+    )
+
+
+def unpack_leases(value: Any) -> dict[str, dict[str, Any]]:
+    """The inverse of :func:`pack_leases` (an absent field is no leases)."""
+    return {
+        run_id: {
+            "pipeline": lease.get("pipeline"),
+            "started_at": datetime.fromisoformat(lease["started_at"]),
+            "expires_at": datetime.fromisoformat(lease["expires_at"]),
+        }
+        for run_id, lease in (json.loads(value) if value else {}).items()
+    }
+
+
+def pack_runs(runs: Mapping[str, datetime]) -> str:
+    """``run_id -> admitted_at`` as one string (times in ISO 8601)."""
+    return _json({run_id: at.isoformat() for run_id, at in runs.items()})
+
+
+def unpack_runs(value: Any) -> dict[str, datetime]:
+    """The inverse of :func:`pack_runs` (an absent field is no runs)."""
+    return {r: datetime.fromisoformat(at) for r, at in (json.loads(value) if value else {}).items()}

@@ -310,7 +310,8 @@ def check_firestore(keys: Keys, tenants: dict[str, Tenant], days: set[str]) -> N
     snaps = store.read(refs)
     for name in TENANTS:
         customer, t = keys.customers[name], tenants[name]
-        leases = (snaps[store.leases_ref(customer).path].to_dict() or {}).get("leases", {})
+        held = (snaps[store.leases_ref(customer).path].to_dict() or {}).get("leases")
+        leases = store.unpack_leases(held)
         for run, expires in t.held.items():
             if expires > now + MARGIN:
                 assert run in leases, f"{name}: lease of {run} answered but not in Firestore"
@@ -318,7 +319,7 @@ def check_firestore(keys: Keys, tenants: dict[str, Tenant], days: set[str]) -> N
             assert run not in leases, f"{name}: {run} holds a lease its key released/never held"
         for d in days:
             doc = snaps[store.day_ref(customer, date.fromisoformat(d)).path].to_dict() or {}
-            runs = set(doc.get("runs", {}))
+            runs = set(store.unpack_runs(doc.get("runs")))
             assert runs == t.admitted.get(d, set()), f"{name} {d}: runs {runs} != answers"
             assert int(doc.get("admitted", 0)) == len(runs)
 

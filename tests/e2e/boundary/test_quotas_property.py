@@ -27,7 +27,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from devstack.stack import LocalStack
-from shared.quotas import customers, store
+from shared.quotas import customers, outbox, store
 from tests.e2e.boundary.harness import (
     BATCH,
     Sent,
@@ -118,10 +118,10 @@ def outbox_keys(stack: LocalStack) -> set[str]:
     """Usage events still in Firestore's outbox (not drained to BigQuery yet)."""
     found = set()
     for snap in stack.firestore().collection(store.OUTBOX).stream():
-        row = (snap.to_dict() or {}).get("row") or {}
-        phase = PHASE.get(str(row.get("kind")))
-        if phase:
-            found.add(event_key(row.get("customer_id"), row.get("run_id"), phase))
+        for row in outbox.rows_of(snap.to_dict() or {}):
+            phase = PHASE.get(str(row.get("kind")))
+            if phase:
+                found.add(event_key(row.get("customer_id"), row.get("run_id"), phase))
     return found
 
 

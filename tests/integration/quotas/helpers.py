@@ -22,7 +22,8 @@ def run_watching_leases(
     def watch() -> None:
         nonlocal peak
         while not stop.is_set():
-            peak = max(peak, len((ref.get().to_dict() or {}).get("leases", {})))
+            held = (ref.get().to_dict() or {}).get("leases")
+            peak = max(peak, len(store.unpack_leases(held)))
 
     watcher = threading.Thread(target=watch)
     watcher.start()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 from shared.resources import manifest
@@ -78,3 +79,12 @@ def test_manifest_firestore_access_matches_the_code() -> None:
     }
     assert used, "the import walk found no Firestore user at all: it is broken"
     assert declared == used
+
+
+def test_packed_fields_are_exempt_from_indexing() -> None:
+    from shared.quotas.store import PACKED_FIELDS
+
+    field = resources(parse_terraform(), "google_firestore_field")["packed"]
+    declared = set(re.findall(r'"([a-z_]+/[a-z_]+)"', str(_first(field["for_each"]))))
+    assert declared == {f"{collection}/{name}" for collection, name in PACKED_FIELDS}
+    assert _first(field["index_config"]) in ({}, [{}])  # empty: no single-field index
