@@ -121,8 +121,10 @@ def check_outcomes(
     function: str,
     rows_sql: str | None = None,
     rows_for: Callable[[list[str]], set[str]] | None = None,
+    totals: dict[str, int] | None = None,
 ) -> dict[str, int]:
-    """Assert (a)-(d) for every request; return how many ended which way."""
+    """Assert (a)-(d) for every request; return how many ended which way (also added to
+    ``totals``, the test's running count)."""
     with_rows, letters = written(
         stack, batch, function=function, rows_sql=rows_sql, rows_for=rows_for
     )
@@ -145,7 +147,21 @@ def check_outcomes(
                 f"2xx with nothing written: event {item.event_id} headers={item.headers} "
                 f"body={item.body[:300]!r}"
             )
+    for key, value in tally.items():
+        if totals is not None:
+            totals[key] = totals.get(key, 0) + value
     return tally
+
+
+def assert_covered(
+    totals: dict[str, int], kinds: tuple[str, ...] = ("row", "dead_letter", "4xx")
+) -> None:
+    """At least 1,000 requests answered (each counted once, however many 5xx it met first),
+    and each of ``kinds`` seen at least once: a property run that never reached a branch
+    proves nothing about it."""
+    answered = sum(totals.get(k, 0) for k in ("row", "dead_letter", "4xx"))
+    assert answered >= EXAMPLES * BATCH, f"only {answered} requests answered: {totals}"
+    assert all(totals.get(k, 0) > 0 for k in kinds), totals
 
 
 @contextlib.contextmanager
