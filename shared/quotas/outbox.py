@@ -18,6 +18,7 @@ import logging
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -66,13 +67,18 @@ def entry_id(rows: list[dict[str, Any]], key: str) -> str:
     return digest[:40]
 
 
-def rows_of(data: dict[str, Any]) -> list[dict[str, Any]]:
-    """The rows an outbox document holds (an empty list for a malformed one)."""
-    try:
-        rows = json.loads(str(data.get("rows") or "[]"))
-    except ValueError:
-        return []
-    return [row for row in rows if isinstance(row, dict)] if isinstance(rows, list) else []
+def rows_of(data: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The rows an outbox document holds; ValueError when it holds none we can read.
+
+    A document of the previous layout (one ``row`` map per event, written by an instance of
+    the previous release during a rolling deploy) is read too.
+    """
+    if isinstance(data.get("row"), Mapping):
+        return [dict(data["row"])]
+    rows = json.loads(str(data.get("rows")))  # ValueError (JSONDecodeError) if malformed
+    if not isinstance(rows, list) or not rows or not all(isinstance(r, dict) for r in rows):
+        raise ValueError("an outbox document must hold a non-empty list of rows")
+    return rows
 
 
 def _claim(snaps: list[Any]) -> bool:
@@ -124,15 +130,15 @@ def drain(limit: int = 10 * DRAIN_PAGE) -> int:
         if not _claim(snaps):  # another drainer took (part of) this page: look again
             contended += 1
             continue
-        by_table: dict[str, list[Any]] = defaultdict(list)
+        by_table: dict[str, list[tuple[Any, list[dict[str, Any]]]]] = defaultdict(list)
         for snap in snaps:
-            by_table[str((snap.to_dict() or {}).get("table"))].append(snap)
+            data = snap.to_dict() or {}
+            try:
+                by_table[str(data.get("table"))].append((snap, rows_of(data)))
+            except ValueError:  # kept for an operator, never deleted unread; claimed again later
+                logger.error("outbox document %s holds no readable rows: kept", snap.id)
         for table, group in by_table.items():
-            rows = [
-                (f"{snap.id}#{i}", row)
-                for snap in group
-                for i, row in enumerate(rows_of(snap.to_dict() or {}))
-            ]
+            rows = [(f"{snap.id}#{i}", row) for snap, held in group for i, row in enumerate(held)]
             if table in (EVENTS, ALERT_LOG):
                 from shared.bigquery.writer import table_writer
 
@@ -140,7 +146,7 @@ def drain(limit: int = 10 * DRAIN_PAGE) -> int:
             else:  # never written by this code: keep it out of the way, loudly
                 logger.error("outbox row for unknown table %r dropped", table)
             batch = clients.firestore().batch()
-            for snap in group:
+            for snap, _ in group:
                 batch.delete(snap.reference)
             batch.commit()
             written += len(rows)

@@ -214,7 +214,11 @@ def pack_leases(leases: Mapping[str, Mapping[str, Any]]) -> str:
 
 
 def unpack_leases(value: Any) -> dict[str, dict[str, Any]]:
-    """The inverse of :func:`pack_leases` (an absent field is no leases)."""
+    """The inverse of :func:`pack_leases` (an absent field is no leases). A Firestore map (the
+    previous layout, still written by an instance of the previous release during a rolling
+    deploy) is read as it is."""
+    if isinstance(value, Mapping):
+        return {run_id: dict(lease) for run_id, lease in value.items()}
     return {
         run_id: {
             "pipeline": lease.get("pipeline"),
@@ -231,5 +235,8 @@ def pack_runs(runs: Mapping[str, datetime]) -> str:
 
 
 def unpack_runs(value: Any) -> dict[str, datetime]:
-    """The inverse of :func:`pack_runs` (an absent field is no runs)."""
+    """The inverse of :func:`pack_runs` (an absent field is no runs; a map, the previous
+    layout, is read as it is)."""
+    if isinstance(value, Mapping):
+        return dict(value)
     return {r: datetime.fromisoformat(at) for r, at in (json.loads(value) if value else {}).items()}

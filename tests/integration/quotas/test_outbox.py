@@ -1,0 +1,59 @@
+"""The outbox drain on the emulators: one document per commit, the previous one-row layout of
+a rolling deploy, and a document it cannot read (kept and logged, never deleted unread)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+
+from devstack.stack import LocalStack
+from shared.quotas import admission, customers, outbox, store
+
+pytestmark = pytest.mark.stack
+
+
+def test_drain_lands_both_layouts_and_keeps_what_it_cannot_read(
+    stack: LocalStack, caplog: pytest.LogCaptureFixture
+) -> None:
+    customer = f"outbox-{uuid.uuid4().hex[:8]}"
+    customers.upsert_customer(customer, "STARTER", daily_limit=10, concurrent_limit=10)
+    assert admission.start(customer, "p", "r1").admitted
+    now = datetime.now(UTC)
+    legacy_id = uuid.uuid4().hex
+    legacy_row = {
+        "event_id": legacy_id,
+        "customer_id": customer,
+        "run_id": "r-legacy",
+        "kind": "released",
+        "usage_date": now.date().isoformat(),
+        "occurred_at": now.isoformat(),
+        "status": "COMPLETED",
+    }
+    legacy = store.outbox_ref(legacy_id)
+    legacy.set({"table": outbox.EVENTS, "row": legacy_row, "created_at": now,
+                "claimed_until": datetime(1970, 1, 1, tzinfo=UTC)})  # fmt: skip
+    broken = store.outbox_ref(f"broken-{uuid.uuid4().hex[:8]}")
+    broken.set(outbox.entry(outbox.EVENTS, [{"event_id": "x"}]) | {"rows": "not json"})
+
+    def landed() -> list[dict[str, object]] | None:
+        outbox.drain()  # this call or the instance's background drain: either lands them
+        rows = stack.query(
+            f"SELECT kind, run_id FROM `{stack.project}.customers.quota_usage_events`"
+            " WHERE customer_id = @c",
+            {"c": customer},
+        )
+        return rows if len(rows) >= 2 else None
+
+    try:
+        events = stack.wait_until(landed, timeout=60, interval=1.0, what="both layouts drained")
+        assert sorted((e["kind"], e["run_id"]) for e in events) == [
+            ("admitted", "r1"),
+            ("released", "r-legacy"),
+        ]
+        assert not legacy.get().exists  # written, then deleted
+        assert broken.get().exists  # unreadable: kept for an operator
+        assert any(broken.id in r.getMessage() for r in caplog.records if r.levelname == "ERROR")
+    finally:
+        broken.delete()
