@@ -65,6 +65,26 @@ def _past_limits(admitted: list[Any], limit: int) -> int:
     return sum(max(0, n - limit) for n in per_customer.values())
 
 
+def _contended(
+    start: Callable[[str, str, str], Any],
+    spread: list[str],
+    hot: str,
+    calls: int,
+    limits: tuple[int, int],
+) -> tuple[dict[str, dict[str, Any]], dict[str, int]]:
+    """The two contended shapes of one path: ``calls`` over the 16 ``spread`` customers, then
+    on the one ``hot`` customer; and the runs each admitted past its daily limit."""
+    shapes = {
+        "16 customers": _shape(lambda i: start(spread[i % CUSTOMERS], "p", f"r{i}"), calls),
+        "1 customer": _shape(lambda i: start(hot, "p", f"r{i}"), calls),
+    }
+    past = {
+        shape: _past_limits(shapes[shape]["admitted"], limit)
+        for shape, limit in zip(shapes, limits, strict=True)
+    }
+    return shapes, past
+
+
 def run() -> list[dict[str, Any]]:
     from bench import _quotas_merge
     from shared.quotas import admission, customers, outbox
@@ -103,26 +123,16 @@ def run() -> list[dict[str, Any]]:
         single_baseline = _shape(
             lambda i: _quotas_merge.start(single_base, "p", f"r{i}"), BASE_CALLS // 4, 1
         )
-        new = {
-            "16 customers": _shape(
-                lambda i: admission.start(spread[i % CUSTOMERS], "p", f"r{i}"), NEW_CALLS
-            ),
-            "1 customer": _shape(lambda i: admission.start(hot, "p", f"r{i}"), NEW_CALLS),
-        }
-        new_past = {
-            "16 customers": _past_limits(new["16 customers"]["admitted"], SPREAD_DAILY),
-            "1 customer": _past_limits(new["1 customer"]["admitted"], HOT_DAILY),
-        }
-        base = {
-            "16 customers": _shape(
-                lambda i: _quotas_merge.start(base_spread[i % CUSTOMERS], "p", f"r{i}"), BASE_CALLS
-            ),
-            "1 customer": _shape(lambda i: _quotas_merge.start(base_hot, "p", f"r{i}"), BASE_CALLS),
-        }
-        base_past = {
-            "16 customers": _past_limits(base["16 customers"]["admitted"], base_spread_limit),
-            "1 customer": _past_limits(base["1 customer"]["admitted"], base_hot_limit),
-        }
+        new, new_past = _contended(
+            admission.start, spread, hot, NEW_CALLS, (SPREAD_DAILY, HOT_DAILY)
+        )
+        base, base_past = _contended(
+            _quotas_merge.start,
+            base_spread,
+            base_hot,
+            BASE_CALLS,
+            (base_spread_limit, base_hot_limit),
+        )
         outbox.drain()
         load = os.getloadavg()
     figures: list[tuple[str, float, str, float | None]] = [

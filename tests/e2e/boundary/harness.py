@@ -18,7 +18,7 @@ import sys
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import requests
 from cloudevents.conversion import to_binary, to_structured
@@ -64,24 +64,41 @@ class Sent:
         return self.statuses[-1]
 
 
-def post_all(url: str, batch: list[Sent], workers: int = 8) -> None:
-    """POST every request concurrently; re-send 5xx answers (platform retry), sequentially."""
+class Resent(Protocol):
+    statuses: list[int]
 
-    def send(item: Sent) -> None:
+
+def send_concurrently[T: Resent](
+    items: list[T], send_once: Callable[[requests.Session, T], int], workers: int
+) -> None:
+    """Send every item concurrently (``send_once`` returns the status); re-send a 5xx or a
+    dropped connection (kept as 599) like a retrying client, at most RESENDS times, in order.
+    Every status is kept: the last one is the answer."""
+
+    def send(item: T) -> None:
         with requests.Session() as session:
             for _ in range(1 + RESENDS):
                 try:
-                    answer = session.post(
-                        url + item.path, data=item.body, headers=item.headers, timeout=120
-                    )
-                    item.statuses.append(answer.status_code)
+                    item.statuses.append(send_once(session, item))
                 except requests.ConnectionError:
+                    # an oversize body refused unread (413 + Connection: close) can reset the
+                    # connection while we still send: re-sent, never counted as an answer
                     item.statuses.append(599)
-                if item.final < 500:
+                if item.statuses[-1] < 500:
                     return
 
     with concurrent.futures.ThreadPoolExecutor(workers) as pool:
-        list(pool.map(send, batch))
+        list(pool.map(send, items))
+
+
+def post_all(url: str, batch: list[Sent], workers: int = 8) -> None:
+    """POST every request concurrently; re-send 5xx answers (platform retry)."""
+
+    def once(session: requests.Session, item: Sent) -> int:
+        answer = session.post(url + item.path, data=item.body, headers=item.headers, timeout=120)
+        return answer.status_code
+
+    send_concurrently(batch, once, workers)
 
 
 def written(

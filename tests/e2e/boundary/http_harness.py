@@ -9,7 +9,6 @@ retry does not cure fails the test (outcome (d) is only for transient failures).
 
 from __future__ import annotations
 
-import concurrent.futures
 import contextlib
 import secrets
 import uuid
@@ -21,7 +20,7 @@ import requests
 from hypothesis import strategies as st
 
 from devstack.stack import LocalStack
-from tests.e2e.boundary.harness import RESENDS
+from tests.e2e.boundary.harness import send_concurrently
 
 API_MAX_BODY_BYTES = 64 * 1024
 
@@ -67,30 +66,19 @@ def send_all(base_url: str, calls: list[Call], workers: int = 8) -> None:
     """Send every call concurrently; re-send a 5xx (or a dropped connection) like a retrying
     client, at most RESENDS times; keep every status and the last answer."""
 
-    def send(call: Call) -> None:
-        with requests.Session() as session:
-            for _ in range(1 + RESENDS):
-                data: Any = _chunks(call.body) if call.chunked else call.body
-                try:
-                    answer = session.request(
-                        call.method,
-                        base_url + call.path,
-                        data=data,
-                        headers=call.headers,
-                        timeout=120,
-                        allow_redirects=False,
-                    )
-                    call.statuses.append(answer.status_code)
-                    call.answer = answer.content
-                except requests.ConnectionError:
-                    # an oversize body refused unread (413 + Connection: close) can reset the
-                    # connection while we still send: re-sent below, never counted as an answer
-                    call.statuses.append(599)
-                if call.final < 500:
-                    return
+    def once(session: requests.Session, call: Call) -> int:
+        answer = session.request(
+            call.method,
+            base_url + call.path,
+            data=_chunks(call.body) if call.chunked else call.body,
+            headers=call.headers,
+            timeout=120,
+            allow_redirects=False,
+        )
+        call.answer = answer.content
+        return answer.status_code
 
-    with concurrent.futures.ThreadPoolExecutor(workers) as pool:
-        list(pool.map(send, calls))
+    send_concurrently(calls, once, workers)
 
 
 def assert_no_uncured_5xx(calls: Iterable[Call]) -> None:
