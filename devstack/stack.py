@@ -397,9 +397,12 @@ class LocalStack:
         argv = [str(TASKS_PYTHON), str(REPO / "devstack" / "tasks_emulator.py"), "start"]
         argv += ["-p", str(port), "-q"]
         for queue in self.manifest["queues"]:
-            path = f"projects/{self.project}/locations/{TASKS_LOCATION}/queues/{queue['name']}"
-            argv += ["-d", path]
+            argv += ["-d", self.queue_path(queue["name"])]
         return argv
+
+    def queue_path(self, name: str) -> str:
+        """The full name of the Cloud Tasks queue ``name`` on the local emulator."""
+        return f"projects/{self.project}/locations/{TASKS_LOCATION}/queues/{name}"
 
     def _spawn_function(self, spec: FunctionSpec) -> ManagedProcess:
         port = free_port()
@@ -569,6 +572,12 @@ class LocalStack:
             "firestore",
             lambda: firestore.Client(project=self.project, credentials=AnonymousCredentials()),
         )
+
+    def tasks(self) -> Any:
+        """A Cloud Tasks client of the local emulator (the product's own channel setup)."""
+        from shared.refresh.orchestrate import tasks_client
+
+        return self._client("tasks", lambda: tasks_client(self.env["CLOUD_TASKS_EMULATOR_HOST"]))
 
     # ---------------------------------------------------------------- helpers
     def function_url(self, name: str) -> str:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from devstack.stack import REPO, TASKS_LOCATION, FunctionSpec, LocalStack
+from devstack.stack import REPO, FunctionSpec, LocalStack
 
 TEST_FUNCTIONS = REPO / "tests" / "test_functions"
 TEST_BUCKET = "spine-test-bucket"
@@ -75,11 +75,8 @@ def refresh_retries_purged(stack: LocalStack) -> Iterator[None]:
     minute later and holds that test's table lease: seen as a later test's last delayed
     attempt ending ``locked``. Tests that expect a retry assert it before this purge.
     """
-    from shared.refresh.orchestrate import tasks_client
     from shared.refresh.retries import QUEUE
 
-    client = tasks_client(stack.env["CLOUD_TASKS_EMULATOR_HOST"])
-    queue = f"projects/{stack.project}/locations/{TASKS_LOCATION}/queues/{QUEUE}"
-    client.purge_queue(name=queue)
+    stack.tasks().purge_queue(name=stack.queue_path(QUEUE))
     yield
-    client.purge_queue(name=queue)
+    stack.tasks().purge_queue(name=stack.queue_path(QUEUE))

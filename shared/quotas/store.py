@@ -15,8 +15,9 @@ Every document is keyed by the customer, so two customers never touch the same d
 The leases and the day's runs are each stored as ONE compact JSON string field
 (:func:`pack_leases`, :func:`pack_runs`), not as a Firestore map: every commit rewrites the
 whole document, and a map of n entries costs n nested values to encode in the client and n
-index entries on the server at each commit. Measured on the emulator with 288 runs a day per
-customer, encoding those maps was most of the caller's CPU. Nothing queries inside them
+index entries on the server at each commit. Measured on the emulator (64 callers, 16
+customers, 48 runs a day each), packing halved the caller's CPU and cut the emulator's by a
+quarter (docs/quotas.md, run 6). Nothing queries inside them
 (``next_expiry`` is the sweep's field), and Terraform exempts them from indexing.
 
 Changes are optimistic, never transactional: read the documents, decide, then commit one

@@ -17,9 +17,8 @@ from typing import Any
 
 import pytest
 
-from devstack.stack import TASKS_LOCATION, LocalStack
+from devstack.stack import LocalStack
 from shared.refresh import seed
-from shared.refresh.orchestrate import tasks_client
 from shared.refresh.retries import QUEUE, task_id
 
 pytestmark = [pytest.mark.stack, pytest.mark.usefixtures("refresh_retries_purged")]
@@ -42,9 +41,7 @@ def trigger(stack: LocalStack, **body: Any) -> str:
 
 def retry_tasks(stack: LocalStack) -> list[Any]:
     """The tasks waiting on the local refresh-retries queue."""
-    client = tasks_client(stack.env["CLOUD_TASKS_EMULATOR_HOST"])
-    queue = f"projects/{stack.project}/locations/{TASKS_LOCATION}/queues/{QUEUE}"
-    return list(client.list_tasks(parent=queue))
+    return list(stack.tasks().list_tasks(parent=stack.queue_path(QUEUE)))
 
 
 def rows(stack: LocalStack, run_id: str) -> list[dict[str, Any]]:
