@@ -164,8 +164,8 @@ def check_outcomes(
                 f"2xx with nothing written: event {item.event_id} headers={item.headers} "
                 f"body={item.body[:300]!r}"
             )
-    for key, value in tally.items():
-        if totals is not None:
+    if totals is not None:
+        for key, value in tally.items():
             totals[key] = totals.get(key, 0) + value
     return tally
 
