@@ -122,6 +122,13 @@ def strict_enabled() -> bool:
     return os.environ.get("BIGQUERY_STRICT", "1").strip().lower() not in ("0", "false", "no", "")
 
 
+EMULATOR_JVM_FLAGS = ("-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC")
+"""JVM flags of the Java emulators (Firestore, Pub/Sub): the C1 compiler only and the serial
+collector. A stack lives minutes, so the C2 compiler's work never pays back here: measured on
+2 cores (64 callers, 4,096 admissions), the Firestore emulator spent 4.8 s of CPU with the
+defaults and 1.95 s with these flags, CPU the functions and tests then have."""
+
+
 def firestore_java_argv() -> list[str]:
     """The Firestore emulator's own java command line (what its launcher script runs).
 
@@ -137,6 +144,7 @@ def firestore_java_argv() -> list[str]:
         raise StackError("java (17 or later) is needed by the Firestore emulator: install a JRE")
     return [
         java,
+        *EMULATOR_JVM_FLAGS,
         "-Duser.language=en",
         "-cp",
         str(jar),
@@ -270,6 +278,7 @@ class LocalStack:
         pubsub = self._spawn(
             "pubsub-emulator",
             [str(PUBSUB_LAUNCHER), "--host=127.0.0.1", f"--port={pubsub_port}"],
+            {"CLOUD_PUBSUB_EMULATOR_OPTS": " ".join(EMULATOR_JVM_FLAGS)},
         )
         # a fresh in-memory Firestore per stack: a client killed mid-transaction can leave the
         # emulator refusing later transactions on that document (HANDBOOK), so never reuse one

@@ -513,9 +513,27 @@ class _State:
         """The documents as ``plan``'s commit left them, for the lane's next decision."""
         names = {ref.path: name for name, ref in self.refs.items()}
         snaps = dict(self.snaps)
-        for ref, _, fields in plan.updates:
-            snaps[names[ref.path]] = store.Kept(ref, fields, plan.committed[ref.path])
+        for ref, snapshot, fields in plan.updates:
+            data = {**store.plain(snapshot.to_dict() if snapshot.exists else None), **fields}
+            snaps[names[ref.path]] = store.Kept(ref, data, plan.committed[ref.path])
         return _Kept(self.day, snaps)
+
+    def proves_kept(self, plan: store.Plan) -> bool:
+        """Whether ``plan``'s commit proves the documents it was decided on current.
+
+        A decision on a fresh read always does. One on kept documents does when it writes the
+        leases document with its precondition; when it would not (only refusals and
+        duplicates), the leases document is touched with the same precondition, so a stale
+        copy fails the commit and is decided again on a fresh read: one round trip, not the
+        read every such batch would otherwise cost. A customer without a leases document has
+        nothing to touch (no document is created for an unknown customer): False."""
+        leases = self.refs["leases"]
+        if not self.from_kept or any(ref.path == leases.path for ref, _, _ in plan.updates):
+            return True
+        if not self.snaps["leases"].exists:
+            return False
+        plan.write(leases, self.snaps["leases"], {"updated_at": self.now})
+        return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -538,10 +556,7 @@ def _decide(
     state = _State(customer_id, now, kept)
     results = state.run(batch)
     plan = state.plan()
-    leases_path = state.refs["leases"].path
-    if state.from_kept and all(ref.path != leases_path for ref, _, _ in plan.updates):
-        # nothing in this commit would prove the kept documents current (refusals and
-        # duplicates write no state document): decide on a fresh read instead
+    if not state.proves_kept(plan):
         state = _State(customer_id, now)
         results = state.run(batch)
         plan = state.plan()

@@ -184,6 +184,35 @@ def test_limit_and_status_changes_reach_a_lane_that_decides_without_reading(
     assert admission.usage(customer)["run_ids"] == ["r1", "r4"]
 
 
+def test_a_refusal_on_kept_documents_is_one_round_trip_and_still_exact(
+    stack: LocalStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch of refusals decided on kept documents writes no state, so it touches the leases
+    document with its precondition instead of reading first: no read, and a limit raised since
+    still fails that commit and is decided again (admitted). An unknown customer has no leases
+    document to touch: it reads, and nothing is created for it."""
+    reads: list[int] = []
+    real_read = store.read
+    monkeypatch.setattr(store, "read", lambda refs: reads.append(1) or real_read(refs))
+    customer = _customer("touch")
+    customers.upsert_customer(customer, "STARTER", daily_limit=1, concurrent_limit=5)
+    assert admission.start(customer, "p", "r1").admitted
+    reads.clear()
+    assert admission.start(customer, "p", "r2").reason == "daily_limit_reached"
+    assert admission.start(customer, "p", "r2").reason == "daily_limit_reached"
+    assert reads == []  # both decided on what the lane kept, each in one commit
+    customers.upsert_customer(customer, "STARTER", daily_limit=10, concurrent_limit=5)
+    assert admission.start(customer, "p", "r3").admitted  # the stale refusal did not commit
+    assert reads == [1]  # the read after the failed precondition (2 of 10 crosses no alert)
+    assert admission.usage(customer)["run_ids"] == ["r1", "r3"]
+    assert _events(stack, customer) == {"admitted": 2, "refused": 2}
+
+    unknown = _customer("nobody")
+    for _ in range(2):
+        assert admission.start(unknown, "p", "r1").reason == "unknown_customer"
+    assert not store.leases_ref(unknown).get().exists
+
+
 def test_suspended_unknown_and_expired_trial_are_refused(stack: LocalStack) -> None:
     customer = _customer("susp")
     customers.upsert_customer(customer, "SCALE", status="SUSPENDED")
