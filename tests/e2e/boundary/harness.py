@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import pytest
 import requests
 from cloudevents.conversion import to_binary, to_structured
 from cloudevents.http import CloudEvent
@@ -35,6 +36,9 @@ EXAMPLES = 1000 // BATCH  # hypothesis examples per function: >= 1,000 requests
 
 # One hypothesis example is a batch of BATCH requests. No shrinking: shrinking a 50-request batch
 # costs minutes and the servers keep state between examples, so a failing batch is reported whole.
+json_scalar = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=30))
+"""A JSON scalar where a field wants something else (NaN and infinities included: json.dumps
+writes them as tokens a strict parser refuses)."""
 batches = settings(
     max_examples=EXAMPLES,
     deadline=None,
@@ -262,3 +266,15 @@ def loaded_machine(label: str, totals: dict[str, int]) -> Iterator[None]:
     with machine_load():
         yield
     print(f"\n{label} boundary outcomes over {sum(totals.values())} requests: {totals}")
+
+
+def loaded_fixture(label: str, totals: dict[str, int]) -> Any:
+    """A module-scoped fixture that keeps the machine loaded (:func:`loaded_machine`) while
+    the module's property test runs: ``loaded = harness.loaded_fixture("uploads", TOTALS)``."""
+
+    @pytest.fixture(scope="module")
+    def loaded() -> Iterator[None]:
+        with loaded_machine(label, totals):
+            yield
+
+    return loaded

@@ -22,7 +22,6 @@ import json
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -34,21 +33,7 @@ from hypothesis import strategies as st
 from devstack.stack import LocalStack
 from shared import api_keys
 from shared.quotas import customers, store
-from tests.e2e.boundary.harness import BATCH, batches, loaded_machine
-from tests.e2e.boundary.http_harness import (
-    Call,
-    assert_no_uncured_5xx,
-    content_types,
-    json_scalar,
-    junk_bodies,
-    malformed_authorizations,
-    methods,
-    oversize,
-    send_all,
-    tally,
-    unicode_digits,
-    unknown_key,
-)
+from tests.e2e.boundary import harness, http_harness
 
 pytestmark = pytest.mark.stack
 TOTALS: dict[str, int] = {}
@@ -91,12 +76,14 @@ def body_for(draw: st.DrawFn, route: str, own: str, other: str) -> Any:
                 st.sampled_from(RUN_IDS),
                 st.sampled_from(RUN_IDS),
                 st.sampled_from(["", "x y", "x" * 129, "-lead", "run\u0661", "run/1", "run-1\n"]),
-                json_scalar,
+                http_harness.json_scalar,
             )
         )
     if route == "start" and draw(st.integers(0, 9)):
         body["pipeline"] = draw(
-            st.one_of(st.sampled_from(["orders_sync", "p"]), st.just("bad pipe"), json_scalar)
+            st.one_of(
+                st.sampled_from(["orders_sync", "p"]), st.just("bad pipe"), http_harness.json_scalar
+            )
         )
     if route in ("start", "heartbeat") and draw(st.booleans()):
         body["lease_seconds"] = draw(
@@ -104,16 +91,18 @@ def body_for(draw: st.DrawFn, route: str, own: str, other: str) -> Any:
                 st.integers(120, 86400),
                 st.integers(1, 3),
                 st.sampled_from([0, -1, 86401, 2**64, True, 60.0, "60", "\uff16\uff10"]),
-                unicode_digits,
-                json_scalar,
+                http_harness.unicode_digits,
+                http_harness.json_scalar,
             )
         )
     if route == "finish" and draw(st.integers(0, 9)):
-        body["status"] = draw(st.one_of(st.sampled_from(STATUSES), json_scalar))
+        body["status"] = draw(st.one_of(st.sampled_from(STATUSES), http_harness.json_scalar))
     if draw(st.integers(0, 9)) == 0:
         body["customer_id"] = draw(st.sampled_from([own, other, own.upper(), ""]))
     if draw(st.integers(0, 19)) == 0:
-        body[draw(st.text(max_size=8))] = draw(json_scalar)  # an unknown field is ignored
+        body[draw(st.text(max_size=8))] = draw(
+            http_harness.json_scalar
+        )  # an unknown field is ignored
     return body
 
 
@@ -131,23 +120,25 @@ def wellformed_body(draw: st.DrawFn, route: str) -> dict[str, Any]:
 
 
 @st.composite
-def call(draw: st.DrawFn, keys: Keys) -> Call:
+def call(draw: st.DrawFn, keys: Keys) -> http_harness.Call:
     if draw(st.integers(0, 9)) < 4:  # well-formed: a tenant's key, POST, a route, a good body
         tenant = draw(st.sampled_from(TENANTS))
         route = draw(st.sampled_from(["start", "start", "heartbeat", "finish"]))
         header = draw(st.sampled_from(["Authorization", "X-API-Key", "authorization"]))
         value = keys.valid[tenant] if header == "X-API-Key" else f"Bearer {keys.valid[tenant]}"
         headers: dict[str, str | bytes] = {header: value}
-        ctype = draw(content_types)
+        ctype = draw(http_harness.content_types)
         if ctype:
             headers["Content-Type"] = ctype
         raw = json.dumps(draw(wellformed_body(route))).encode()
-        return Call("POST", f"/runs/{route}", headers, raw, meta={"who": tenant, "tenant": tenant})
+        return http_harness.Call(
+            "POST", f"/runs/{route}", headers, raw, meta={"who": tenant, "tenant": tenant}
+        )
     return draw(any_call(keys))
 
 
 @st.composite
-def any_call(draw: st.DrawFn, keys: Keys) -> Call:
+def any_call(draw: st.DrawFn, keys: Keys) -> http_harness.Call:
     who = draw(
         st.sampled_from(
             [*TENANTS] * 6
@@ -157,7 +148,7 @@ def any_call(draw: st.DrawFn, keys: Keys) -> Call:
     )
     tenant = who[0] if who in (*TENANTS, "A-x-api-key", "B-x-api-key") else ""
     headers: dict[str, str | bytes] = {}
-    ctype = draw(content_types)
+    ctype = draw(http_harness.content_types)
     if ctype:
         headers["Content-Type"] = ctype
     if who in TENANTS:
@@ -171,13 +162,15 @@ def any_call(draw: st.DrawFn, keys: Keys) -> Call:
     elif who == "inactive":
         headers["X-API-Key"] = keys.inactive
     elif who == "unknown":
-        headers["Authorization"] = f"Bearer {unknown_key()}"
+        headers["Authorization"] = f"Bearer {http_harness.unknown_key()}"
     elif who == "malformed":
-        headers["Authorization"] = draw(st.sampled_from(malformed_authorizations(keys.valid["A"])))
+        headers["Authorization"] = draw(
+            st.sampled_from(http_harness.malformed_authorizations(keys.valid["A"]))
+        )
     elif who == "both":  # Authorization wins over X-API-Key: a bad one is a 401
         headers["Authorization"] = "Bearer pk_nope"
         headers["X-API-Key"] = keys.valid["A"]
-    method = draw(methods)
+    method = draw(http_harness.methods)
     path = draw(st.sampled_from(VALID_PATHS * 4 + OTHER_PATHS))
     route = path.rsplit("/", 1)[-1] if path in VALID_PATHS else "start"
     own = keys.customers.get(tenant or "A", "")
@@ -188,11 +181,13 @@ def any_call(draw: st.DrawFn, keys: Keys) -> Call:
         body = json.dumps(draw(body_for(route, own, other)), ensure_ascii=draw(st.booleans()))
         raw = body.encode()
     elif shape == "junk":
-        raw = draw(junk_bodies)
+        raw = draw(http_harness.junk_bodies)
     else:
-        raw = oversize()
+        raw = http_harness.oversize()
         chunked = shape == "chunked-oversize"
-    return Call(method, path, headers, raw, meta={"who": who, "tenant": tenant}, chunked=chunked)
+    return http_harness.Call(
+        method, path, headers, raw, meta={"who": who, "tenant": tenant}, chunked=chunked
+    )
 
 
 # ---------------------------------------------------------------- the oracle
@@ -209,7 +204,7 @@ def _valid_lease(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 86400
 
 
-def expected(c: Call, keys: Keys) -> tuple[set[int], str]:  # noqa: PLR0911 - one per rule
+def expected(c: http_harness.Call, keys: Keys) -> tuple[set[int], str]:  # noqa: PLR0911 - one per rule
     """The statuses docs/quotas.md allows for this request, and the route it reaches (or "")."""
     if len(c.body) > 64 * 1024:
         return {413}, ""
@@ -250,7 +245,7 @@ def expected(c: Call, keys: Keys) -> tuple[set[int], str]:  # noqa: PLR0911 - on
 
 
 def apply(  # noqa: PLR0912 - one branch per answer kind
-    calls: list[Call], tenants: dict[str, Tenant], day: str, sent_at: datetime
+    calls: list[http_harness.Call], tenants: dict[str, Tenant], day: str, sent_at: datetime
 ) -> None:
     """Fold the answers of one batch into each tenant's expected state and events."""
     touched: Counter[tuple[str, str]] = Counter()
@@ -380,10 +375,7 @@ def keys(stack: LocalStack) -> Keys:
     return Keys(ids, valid, no_scope, expired, inactive)
 
 
-@pytest.fixture(scope="module")
-def loaded() -> Iterator[None]:
-    with loaded_machine("quota-api", TOTALS):
-        yield
+loaded = harness.loaded_fixture("quota-api", TOTALS)
 
 
 def test_quota_api_every_request_is_answered_as_documented_and_recorded(
@@ -394,15 +386,15 @@ def test_quota_api_every_request_is_answered_as_documented_and_recorded(
     days: set[str] = set()
     sent = 0
 
-    @batches
-    @given(st.lists(call(keys), min_size=BATCH, max_size=BATCH))
-    def check(batch: list[Call]) -> None:
+    @harness.batches
+    @given(st.lists(call(keys), min_size=harness.BATCH, max_size=harness.BATCH))
+    def check(batch: list[http_harness.Call]) -> None:
         nonlocal sent
         sent_at = datetime.now(UTC)
         day = sent_at.date().isoformat()
         days.add(day)
-        send_all(url, batch)
-        assert_no_uncured_5xx(batch)
+        http_harness.send_all(url, batch)
+        http_harness.assert_no_uncured_5xx(batch)
         for c in batch:
             allowed, route = expected(c, keys)
             assert c.final in allowed, f"expected {allowed}: {c.describe()}"
@@ -412,7 +404,7 @@ def test_quota_api_every_request_is_answered_as_documented_and_recorded(
                 c.meta |= {"route": route, "customer": keys.customers[c.meta["tenant"]]}
         apply(batch, tenants, day, sent_at)
         check_firestore(keys, tenants, days)
-        tally(batch, TOTALS)
+        http_harness.tally(batch, TOTALS)
         sent += len(batch)
 
     check()

@@ -28,16 +28,7 @@ from hypothesis import strategies as st
 
 from devstack.stack import LocalStack
 from shared.quotas import customers, outbox, store
-from tests.e2e.boundary.harness import (
-    BATCH,
-    Sent,
-    assert_covered,
-    batches,
-    check_outcomes,
-    loaded_machine,
-    post_all,
-    pubsub_request,
-)
+from tests.e2e.boundary import harness
 
 pytestmark = pytest.mark.stack
 TOTALS: dict[str, int] = {}
@@ -50,7 +41,6 @@ PHASE = {"admitted": "start", "refused": "start", "duplicate": "start"}
 PHASE |= {"released": "end", "finish": "end", "heartbeat": "heartbeat"}
 
 text = st.text(max_size=20)
-json_scalar = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), text)
 bad_ids = st.sampled_from(["", "bad/../id", "x" * 129, " lead", 7, None, ["a"]])
 
 
@@ -80,7 +70,7 @@ def lifecycle_body(draw: st.DrawFn) -> tuple[Any, str | None]:
     if draw(st.integers(0, 9)) == 9:  # a malformed id: dead letter (hypothesis draws 0 often)
         body[draw(st.sampled_from(["customer_id", "run_id", "pipeline"]))] = draw(bad_ids)
     if draw(st.integers(0, 9)) == 9:
-        body[draw(text)] = draw(json_scalar)  # unknown fields are ignored
+        body[draw(text)] = draw(harness.json_scalar)  # unknown fields are ignored
     phase = {"started": "start", "heartbeat": "heartbeat"}.get(kind, "end")
     return body, event_key(body.get("customer_id"), body.get("run_id"), phase)
 
@@ -97,8 +87,8 @@ def message(draw: st.DrawFn) -> tuple[Any, str | None]:
             st.one_of(
                 st.fixed_dictionaries({"type": st.just("sweep"), "sweep": text}),
                 st.fixed_dictionaries({"type": text}),
-                st.lists(json_scalar, max_size=3),
-                json_scalar,
+                st.lists(harness.json_scalar, max_size=3),
+                harness.json_scalar,
             )
         )
         return base64.b64encode(json.dumps(body).encode()).decode(), None
@@ -108,11 +98,13 @@ def message(draw: st.DrawFn) -> tuple[Any, str | None]:
 
 
 @st.composite
-def request(draw: st.DrawFn, project: str) -> Sent:
+def request(draw: st.DrawFn, project: str) -> harness.Sent:
     data, key = draw(message())
     attributes = draw(st.one_of(st.just({}), st.dictionaries(text, text, max_size=2)))
     # no key: nothing but a dead letter (or a 4xx) is acceptable
-    return draw(pubsub_request(project, "pipeline-events", data, attributes, key=key or "-"))
+    return draw(
+        harness.pubsub_request(project, "pipeline-events", data, attributes, key=key or "-")
+    )
 
 
 def outbox_keys(stack: LocalStack) -> set[str]:
@@ -130,7 +122,7 @@ def outbox_keys(stack: LocalStack) -> set[str]:
 def loaded(stack: LocalStack) -> Iterator[None]:
     customers.upsert_customer(ACTIVE, "STARTER", daily_limit=100_000, concurrent_limit=100_000)
     customers.upsert_customer(SUSPENDED, "STARTER", status="SUSPENDED")
-    with loaded_machine("quotas", TOTALS):
+    with harness.loaded_machine("quotas", TOTALS):
         yield
 
 
@@ -145,11 +137,11 @@ def test_every_pipeline_event_ends_in_a_row_a_dead_letter_or_an_honest_status(
         f"FROM `{stack.project}.customers.quota_usage_events`) WHERE key IN UNNEST(@keys)"
     )
 
-    @batches
-    @given(st.lists(request(stack.project), min_size=BATCH, max_size=BATCH))
-    def check(batch: list[Sent]) -> None:
-        post_all(url, batch, workers=16)
-        check_outcomes(
+    @harness.batches
+    @given(st.lists(request(stack.project), min_size=harness.BATCH, max_size=harness.BATCH))
+    def check(batch: list[harness.Sent]) -> None:
+        harness.post_all(url, batch, workers=16)
+        harness.check_outcomes(
             stack,
             batch,
             rows_sql=rows_sql,
@@ -163,10 +155,10 @@ def test_every_pipeline_event_ends_in_a_row_a_dead_letter_or_an_honest_status(
                 EARLIER.append((body["customer_id"], body["run_id"]))
 
     check()
-    assert_covered(TOTALS)
+    harness.assert_covered(TOTALS)
 
 
-def _lifecycle(item: Sent) -> dict[str, Any] | None:
+def _lifecycle(item: harness.Sent) -> dict[str, Any] | None:
     """The lifecycle body a request carried, if it was well-formed enough to read back."""
     try:
         envelope = json.loads(item.body)

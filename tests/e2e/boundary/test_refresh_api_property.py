@@ -36,21 +36,7 @@ from hypothesis import strategies as st
 
 from devstack.stack import REPO, LocalStack
 from shared import api_keys
-from tests.e2e.boundary.harness import BATCH, batches, loaded_machine
-from tests.e2e.boundary.http_harness import (
-    Call,
-    assert_no_uncured_5xx,
-    content_types,
-    json_scalar,
-    junk_bodies,
-    malformed_authorizations,
-    oversize,
-    send_all,
-    tally,
-    temporary_subscription,
-    unicode_digits,
-    unknown_key,
-)
+from tests.e2e.boundary import harness, http_harness
 
 pytestmark = [pytest.mark.stack, pytest.mark.usefixtures("refresh_retries_purged")]
 TOTALS: dict[str, int] = {}
@@ -74,7 +60,7 @@ def _is_object(body: bytes) -> bool:
         return False
 
 
-not_an_object = junk_bodies.filter(lambda b: not _is_object(b))
+not_an_object = http_harness.junk_bodies.filter(lambda b: not _is_object(b))
 
 
 # ---------------------------------------------------------------- generation
@@ -85,7 +71,10 @@ def bad_trigger(draw: st.DrawFn, run_id: str) -> dict[str, Any]:
     error = draw(
         st.sampled_from(
             [
-                ("dry_run", draw(st.one_of(st.just("yes"), unicode_digits, st.integers()))),
+                (
+                    "dry_run",
+                    draw(st.one_of(st.just("yes"), http_harness.unicode_digits, st.integers())),
+                ),
                 ("tables", ["no_such_table"]),
                 ("tables", "uploads_by_customer"),
                 ("concurrency", draw(st.sampled_from([0, 33, True, "4", "\uff14", 4.0]))),
@@ -102,7 +91,7 @@ def bad_trigger(draw: st.DrawFn, run_id: str) -> dict[str, Any]:
     if error[0] == "run_id" and body["run_id"] == "":
         body["dry_run"] = "no"  # "" means "make one up": keep a certain error beside it
     for key in draw(st.sets(st.sampled_from(["dry_run", "full_refresh", "customer_id"]))):
-        body.setdefault(key, draw(json_scalar))
+        body.setdefault(key, draw(http_harness.json_scalar))
     return body
 
 
@@ -120,7 +109,7 @@ def good_trigger(draw: st.DrawFn, run_id: str) -> dict[str, Any]:
 
 
 @st.composite
-def call(draw: st.DrawFn, keys: Keys) -> Call:  # noqa: PLR0912 - one branch per route
+def call(draw: st.DrawFn, keys: Keys) -> http_harness.Call:  # noqa: PLR0912 - one branch per route
     route = draw(
         st.sampled_from(
             [
@@ -139,12 +128,12 @@ def call(draw: st.DrawFn, keys: Keys) -> Call:  # noqa: PLR0912 - one branch per
         key = keys.valid[who]
         headers[name] = f"Bearer {key}" if name == "Authorization" else key
     elif who == "unknown":
-        headers["Authorization"] = f"Bearer {unknown_key()}"
+        headers["Authorization"] = f"Bearer {http_harness.unknown_key()}"
     elif who == "malformed":
         headers["Authorization"] = draw(
-            st.sampled_from(malformed_authorizations(keys.valid["viewer"]))
+            st.sampled_from(http_harness.malformed_authorizations(keys.valid["viewer"]))
         )
-    ctype = draw(content_types)
+    ctype = draw(http_harness.content_types)
     if ctype:
         headers["Content-Type"] = ctype
     run_id = f"{keys.tag}-{uuid.uuid4().hex[:12]}"
@@ -164,7 +153,8 @@ def call(draw: st.DrawFn, keys: Keys) -> Call:  # noqa: PLR0912 - one branch per
             if draw(st.booleans()):
                 args[name] = draw(
                     st.one_of(
-                        st.sampled_from(["1", "200", "0", "201", "abc", "-1"]), unicode_digits
+                        st.sampled_from(["1", "200", "0", "201", "abc", "-1"]),
+                        http_harness.unicode_digits,
                     )
                 )
         if draw(st.booleans()):
@@ -191,9 +181,9 @@ def call(draw: st.DrawFn, keys: Keys) -> Call:  # noqa: PLR0912 - one branch per
         data = draw(
             st.one_of(
                 st.just({}),
-                st.fixed_dictionaries({"enabled": st.one_of(json_scalar, unicode_digits)}).filter(
-                    lambda d: not isinstance(d["enabled"], bool) and d["enabled"] is not None
-                ),
+                st.fixed_dictionaries(
+                    {"enabled": st.one_of(http_harness.json_scalar, http_harness.unicode_digits)}
+                ).filter(lambda d: not isinstance(d["enabled"], bool) and d["enabled"] is not None),
                 st.just({"priority": -1}),
                 st.just({"priority": 1001}),
                 st.just({"priority": True}),
@@ -227,8 +217,10 @@ def call(draw: st.DrawFn, keys: Keys) -> Call:  # noqa: PLR0912 - one branch per
     if draw(st.integers(0, 4)) == 0:
         method = draw(st.sampled_from(["GET", "POST", "PUT", "PATCH", "DELETE"]))
     if draw(st.integers(0, 19)) == 0:
-        body = oversize()
-    return Call(method, path + query, headers, body, meta={"who": who, "run_id": run_id})
+        body = http_harness.oversize()
+    return http_harness.Call(
+        method, path + query, headers, body, meta={"who": who, "run_id": run_id}
+    )
 
 
 # ---------------------------------------------------------------- the oracle
@@ -245,7 +237,7 @@ def _route(method: str, path: str) -> tuple[str, list[str]]:
     return "", parts
 
 
-def expected(c: Call) -> set[int]:  # noqa: PLR0911 - one per documented rule
+def expected(c: http_harness.Call) -> set[int]:  # noqa: PLR0911 - one per documented rule
     if len(c.body) > 64 * 1024:
         return {413}
     route, parts = _route(c.method, c.path)
@@ -302,7 +294,7 @@ def history_expected(path: str) -> int:
     return 200
 
 
-def check_answer(c: Call) -> None:
+def check_answer(c: http_harness.Call) -> None:
     allowed = expected(c)
     route, _ = _route(c.method, c.path)
     if allowed == {200, 400, 404}:
@@ -361,14 +353,11 @@ def keys(stack: LocalStack) -> Iterator[Keys]:
 
 @pytest.fixture(scope="module")
 def subscription(stack: LocalStack) -> Iterator[str]:
-    with temporary_subscription(stack, TOPIC, "bhttp-refresh-requests") as name:
+    with http_harness.temporary_subscription(stack, TOPIC, "bhttp-refresh-requests") as name:
         yield name
 
 
-@pytest.fixture(scope="module")
-def loaded() -> Iterator[None]:
-    with loaded_machine("refresh-api", TOTALS):
-        yield
+loaded = harness.loaded_fixture("refresh-api", TOTALS)
 
 
 def test_refresh_api_every_request_is_answered_as_documented_and_published(
@@ -379,9 +368,9 @@ def test_refresh_api_every_request_is_answered_as_documented_and_published(
     refused: set[str] = set()
     sent = examples = 0
 
-    @batches
-    @given(st.lists(call(keys), min_size=BATCH, max_size=BATCH))
-    def check(batch: list[Call]) -> None:
+    @harness.batches
+    @given(st.lists(call(keys), min_size=harness.BATCH, max_size=harness.BATCH))
+    def check(batch: list[http_harness.Call]) -> None:
         nonlocal sent, examples
         examples += 1
         if examples % 2:  # every other batch one sure valid trigger (>= 10 in all)
@@ -390,7 +379,7 @@ def test_refresh_api_every_request_is_answered_as_documented_and_published(
             operator = keys.valid["operator"]
             batch = [
                 *batch,
-                Call(
+                http_harness.Call(
                     "POST",
                     "/trigger",
                     {"Authorization": f"Bearer {operator}"},
@@ -398,15 +387,15 @@ def test_refresh_api_every_request_is_answered_as_documented_and_published(
                     meta={"who": "operator", "run_id": run_id},
                 ),
             ]
-        send_all(url, batch)
-        assert_no_uncured_5xx(batch)
+        http_harness.send_all(url, batch)
+        http_harness.assert_no_uncured_5xx(batch)
         for c in batch:
             check_answer(c)
             if c.final == 202:
                 accepted[c.json()["run_id"]] = c.json()["request"]
             else:
                 refused.add(c.meta["run_id"])
-        tally(batch, TOTALS)
+        http_harness.tally(batch, TOTALS)
         sent += len(batch)
 
     check()

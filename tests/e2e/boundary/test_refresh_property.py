@@ -19,7 +19,6 @@ from __future__ import annotations
 import base64
 import json
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -29,16 +28,7 @@ from hypothesis import strategies as st
 from devstack.stack import LocalStack
 from shared.refresh import definitions
 from shared.refresh.request import run_id_for_message
-from tests.e2e.boundary.harness import (
-    BATCH,
-    Sent,
-    assert_covered,
-    batches,
-    check_outcomes,
-    loaded_machine,
-    post_all,
-    pubsub_request,
-)
+from tests.e2e.boundary import harness
 
 pytestmark = [pytest.mark.stack, pytest.mark.usefixtures("refresh_retries_purged")]
 TOTALS: dict[str, int] = {}
@@ -47,7 +37,6 @@ LEAF = "uploads_by_customer"
 """The table real runs refresh (no dependents: a real run touches only it)."""
 
 text = st.text(max_size=20)
-json_scalar = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), text)
 flag = st.sampled_from([False, False, True])  # True widens the run
 JUNK = {  # one flaw that makes a request invalid (dead letter) or names an unknown table
     "zzz": 1,
@@ -86,7 +75,7 @@ def refresh_body(draw: st.DrawFn, kind: str) -> Any:
         return body
     flaw = draw(st.sampled_from([*JUNK, "not-an-object"]))
     if flaw == "not-an-object":
-        return draw(st.one_of(st.lists(json_scalar, max_size=2), json_scalar))
+        return draw(st.one_of(st.lists(harness.json_scalar, max_size=2), harness.json_scalar))
     return body | {flaw: JUNK[flaw]}
 
 
@@ -101,10 +90,10 @@ def message(draw: st.DrawFn, kind: str) -> tuple[Any, str | None]:
 
 
 @st.composite
-def request(draw: st.DrawFn, project: str, kind: str) -> Sent:
+def request(draw: st.DrawFn, project: str, kind: str) -> harness.Sent:
     data, run_id = draw(message(kind))
     attributes = {"origin": "cloud-scheduler"} if draw(st.booleans()) else {}
-    sent = draw(pubsub_request(project, "refresh-requests", data, attributes))
+    sent = draw(harness.pubsub_request(project, "refresh-requests", data, attributes))
     # the run id the function uses: the one named, else derived from the message id (the
     # CloudEvent id; for a wrapped push the message id is that id too)
     if run_id is not None:
@@ -114,7 +103,7 @@ def request(draw: st.DrawFn, project: str, kind: str) -> Sent:
     return sent
 
 
-def _message_id(sent: Sent) -> str | None:
+def _message_id(sent: harness.Sent) -> str | None:
     try:
         envelope = json.loads(sent.body)
         message_id = envelope.get("data", envelope)["message"].get("messageId")
@@ -124,19 +113,16 @@ def _message_id(sent: Sent) -> str | None:
 
 
 @st.composite
-def batch_of(draw: st.DrawFn, project: str) -> list[Sent]:
+def batch_of(draw: st.DrawFn, project: str) -> list[harness.Sent]:
     """1-3 dry runs, junk, and (about one batch in four) a real run: a dry run costs a few
     BigQuery round trips, a dead letter one append."""
     runs = draw(st.integers(1, 3))  # 1-3 s each: 2-6 per batch made this test ~2 min
     real = draw(st.integers(0, 3)) == 3  # hypothesis draws 0 often: 3 is the rare case
-    kinds = ["run"] * runs + ["junk"] * (BATCH - runs - 1) + ["real" if real else "junk"]
+    kinds = ["run"] * runs + ["junk"] * (harness.BATCH - runs - 1) + ["real" if real else "junk"]
     return [draw(request(project, kind)) for kind in kinds]
 
 
-@pytest.fixture(scope="module")
-def loaded() -> Iterator[None]:
-    with loaded_machine("refresh", TOTALS):
-        yield
+loaded = harness.loaded_fixture("refresh", TOTALS)
 
 
 @pytest.mark.timeout(600)  # ~135 s at load 8 on 2 cores: the function serves 4 at a time
@@ -149,11 +135,11 @@ def test_every_refresh_request_ends_in_a_row_a_dead_letter_or_an_honest_status(
         "WHERE run_id IN UNNEST(@keys)"
     )
 
-    @batches
+    @harness.batches
     @given(batch_of(stack.project))
-    def check(batch: list[Sent]) -> None:
-        post_all(url, batch, workers=8)
-        check_outcomes(stack, batch, rows_sql=rows_sql, function="refresh", totals=TOTALS)
+    def check(batch: list[harness.Sent]) -> None:
+        harness.post_all(url, batch, workers=8)
+        harness.check_outcomes(stack, batch, rows_sql=rows_sql, function="refresh", totals=TOTALS)
 
     check()
-    assert_covered(TOTALS)
+    harness.assert_covered(TOTALS)

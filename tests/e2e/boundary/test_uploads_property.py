@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -18,21 +17,12 @@ from hypothesis import strategies as st
 
 from devstack.stack import LocalStack
 from shared.events import STORAGE_DELETED, STORAGE_FINALIZED, STORAGE_METADATA_UPDATED
-from tests.e2e.boundary.harness import (
-    BATCH,
-    Sent,
-    assert_covered,
-    batches,
-    check_outcomes,
-    loaded_machine,
-    post_all,
-)
+from tests.e2e.boundary import harness
 
 pytestmark = pytest.mark.stack
 TOTALS: dict[str, int] = {}
 
 text = st.text(max_size=30)
-json_scalar = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), text)
 digits = st.integers(min_value=0, max_value=2**63).map(str)
 
 
@@ -55,8 +45,8 @@ def object_resource(draw: st.DrawFn, bucket: str) -> dict[str, Any]:
         "bucket": draw(st.one_of(st.just(bucket), text)),
         # unique, so a row is never an earlier event's row of the same object generation
         "name": f"{name}-{uuid.uuid4().hex[:8]}",
-        "generation": draw(st.one_of(digits, st.integers(), json_scalar)),
-        "size": draw(st.one_of(digits, st.integers(-5, 10**12), json_scalar)),
+        "generation": draw(st.one_of(digits, st.integers(), harness.json_scalar)),
+        "size": draw(st.one_of(digits, st.integers(-5, 10**12), harness.json_scalar)),
         "contentType": draw(st.one_of(st.none(), st.sampled_from(["image/jpeg", "text/plain"]))),
         "timeCreated": draw(st.one_of(st.just("2026-01-01T00:00:00Z"), text)),
         "updated": "2026-01-01T00:00:00Z",
@@ -66,7 +56,7 @@ def object_resource(draw: st.DrawFn, bucket: str) -> dict[str, Any]:
             st.none(),
             st.dictionaries(text, text, max_size=5),
             st.just({f"key-{i:04d}": "v" * 50 for i in range(2000)}),  # issue 13: ~130 KB
-            json_scalar,
+            harness.json_scalar,
         )
     )
     if metadata is not None:
@@ -77,7 +67,7 @@ def object_resource(draw: st.DrawFn, bucket: str) -> dict[str, Any]:
 
 
 @st.composite
-def request(draw: st.DrawFn, bucket: str) -> Sent:
+def request(draw: st.DrawFn, bucket: str) -> harness.Sent:
     event_id = uuid.uuid4().hex
     ce_type = draw(
         st.sampled_from(
@@ -88,8 +78,8 @@ def request(draw: st.DrawFn, bucket: str) -> Sent:
         st.one_of(
             object_resource(bucket),
             object_resource(bucket),
-            json_scalar,
-            st.lists(json_scalar, max_size=3),
+            harness.json_scalar,
+            st.lists(harness.json_scalar, max_size=3),
         )
     )
     attributes = {
@@ -109,26 +99,25 @@ def request(draw: st.DrawFn, bucket: str) -> Sent:
                 draw(st.sampled_from(["application/json", "application/json; charset=utf-8", ""]))
                 or "application/json"
             )
-        return Sent(headers, bytes(body or b""), event_id)
+        return harness.Sent(headers, bytes(body or b""), event_id)
     if mode == "raw-bytes":
         headers = {f"ce-{k}": v for k, v in attributes.items()} | {"ce-specversion": "1.0"}
         headers["content-type"] = draw(st.sampled_from(["application/octet-stream", "text/plain"]))
-        return Sent(headers, draw(st.binary(max_size=200)), event_id)
+        return harness.Sent(headers, draw(st.binary(max_size=200)), event_id)
     if mode == "no-id":
         headers = {f"ce-{k}": v for k, v in attributes.items() if k != "id"}
         headers |= {"ce-specversion": "1.0", "content-type": "application/json"}
-        return Sent(headers, json.dumps(data).encode(), None)
+        return harness.Sent(headers, json.dumps(data).encode(), None)
     headers = {f"ce-{k}": v for k, v in attributes.items()} | {"ce-specversion": "1.0"}
     headers["content-type"] = draw(
         st.sampled_from(["application/json", "application/cloudevents+json"])
     )
-    return Sent(headers, b'{"bucket": "x", "name": ' + draw(st.binary(max_size=20)), event_id)
+    return harness.Sent(
+        headers, b'{"bucket": "x", "name": ' + draw(st.binary(max_size=20)), event_id
+    )
 
 
-@pytest.fixture(scope="module")
-def loaded() -> Iterator[None]:
-    with loaded_machine("uploads", TOTALS):
-        yield
+loaded = harness.loaded_fixture("uploads", TOTALS)
 
 
 def test_every_request_ends_in_a_row_a_dead_letter_or_an_honest_status(
@@ -142,11 +131,11 @@ def test_every_request_ends_in_a_row_a_dead_letter_or_an_honest_status(
         "WHERE event_id IN UNNEST(@keys)"
     )
 
-    @batches
-    @given(st.lists(request(bucket), min_size=BATCH, max_size=BATCH))
-    def check(batch: list[Sent]) -> None:
-        post_all(url, batch)
-        check_outcomes(stack, batch, rows_sql=rows_sql, function="uploads", totals=TOTALS)
+    @harness.batches
+    @given(st.lists(request(bucket), min_size=harness.BATCH, max_size=harness.BATCH))
+    def check(batch: list[harness.Sent]) -> None:
+        harness.post_all(url, batch)
+        harness.check_outcomes(stack, batch, rows_sql=rows_sql, function="uploads", totals=TOTALS)
 
     check()
-    assert_covered(TOTALS, kinds=("row", "dead_letter"))
+    harness.assert_covered(TOTALS, kinds=("row", "dead_letter"))

@@ -32,17 +32,7 @@ from hypothesis import strategies as st
 
 from devstack.stack import LocalStack
 from shared.webhooks import samples, senders
-from tests.e2e.boundary.harness import BATCH, batches, loaded_machine
-from tests.e2e.boundary.http_harness import (
-    DEEP,
-    UNICODE_DIGITS,
-    Call,
-    assert_no_uncured_5xx,
-    content_types,
-    send_all,
-    tally,
-    temporary_subscription,
-)
+from tests.e2e.boundary import harness, http_harness
 
 pytestmark = pytest.mark.stack
 TOTALS: dict[str, int] = {}
@@ -99,7 +89,7 @@ for _name in samples.names():
 
 # ---------------------------------------------------------------- generation
 @st.composite
-def call(draw: st.DrawFn, routes: list[Route]) -> Call:  # noqa: PLR0912 - one per tamper
+def call(draw: st.DrawFn, routes: list[Route]) -> http_harness.Call:  # noqa: PLR0912 - one per tamper
     marker = uuid.uuid4().hex
     route = draw(st.sampled_from(routes))
     scheme = route.scheme
@@ -110,7 +100,7 @@ def call(draw: st.DrawFn, routes: list[Route]) -> Call:  # noqa: PLR0912 - one p
         payload = draw(st.dictionaries(st.text(max_size=8), st.integers() | st.text(max_size=8)))
         body, attrs = json.dumps({**payload, "marker": marker}).encode(), {}
     elif kind == "deep":  # JSON nested past the parser's recursion limit: a dead letter
-        body, attrs = DEEP[:-1] + b', "' + marker.encode() + b'"]', {}
+        body, attrs = http_harness.DEEP[:-1] + b', "' + marker.encode() + b'"]', {}
     else:  # signed bytes that are not JSON: a dead letter with a reason
         body, attrs = draw(st.binary(max_size=40)) + b"\x00not json " + marker.encode(), {}
     attrs.setdefault("event_id", f"msg_{marker}")
@@ -132,7 +122,7 @@ def call(draw: st.DrawFn, routes: list[Route]) -> Call:  # noqa: PLR0912 - one p
     headers: dict[str, str | bytes] = dict(
         senders.signed_headers(scheme, secret, body, attrs, now=stamp)
     )
-    ctype = draw(content_types)
+    ctype = draw(http_harness.content_types)
     if ctype:
         headers["Content-Type"] = ctype
     else:
@@ -161,7 +151,7 @@ def call(draw: st.DrawFn, routes: list[Route]) -> Call:  # noqa: PLR0912 - one p
         headers[SIGNED_HEADER[other]] = wrong[SIGNED_HEADER[other]]
     elif tamper == "unicode_in_signature":
         value = str(headers[sig])
-        headers[sig] = (value[:-2] + draw(st.sampled_from(UNICODE_DIGITS))).encode()
+        headers[sig] = (value[:-2] + draw(st.sampled_from(http_harness.UNICODE_DIGITS))).encode()
     elif tamper == "unicode_timestamp":
         digits = draw(st.sampled_from(["\uff11" * 10, "\u0661" * 10, "\u00b2" + str(now)[1:]]))
         if scheme == "stripe":
@@ -178,7 +168,9 @@ def call(draw: st.DrawFn, routes: list[Route]) -> Call:  # noqa: PLR0912 - one p
         if headers[ROUTING[scheme]] == "" and scheme == "github":
             headers[ROUTING[scheme]] = "PUSH"
     elif tamper == "unicode_routing":
-        headers[ROUTING[scheme]] = f"push{draw(st.sampled_from(UNICODE_DIGITS))}".encode()
+        headers[ROUTING[scheme]] = (
+            f"push{draw(st.sampled_from(http_harness.UNICODE_DIGITS))}".encode()
+        )
     elif tamper == "no_delivery":
         for name in DELIVERY[scheme]:
             headers.pop(name, None)
@@ -192,7 +184,7 @@ def call(draw: st.DrawFn, routes: list[Route]) -> Call:  # noqa: PLR0912 - one p
     elif shape == 2:
         body, expected = b'{"pad": "' + b"x" * MAX_BODY + b'"}', 413
     meta = {"source": route.source, "tamper": tamper, "expected": expected, "kind": kind}
-    return Call(method, path, headers, body, meta=meta)
+    return http_harness.Call(method, path, headers, body, meta=meta)
 
 
 # ---------------------------------------------------------------- checks
@@ -219,14 +211,11 @@ def landed(stack: LocalStack, ids: list[str]) -> set[str]:
 
 @pytest.fixture(scope="module")
 def subscription(stack: LocalStack) -> Iterator[str]:
-    with temporary_subscription(stack, TOPIC, "bhttp-webhook-events") as name:
+    with http_harness.temporary_subscription(stack, TOPIC, "bhttp-webhook-events") as name:
         yield name
 
 
-@pytest.fixture(scope="module")
-def loaded() -> Iterator[None]:
-    with loaded_machine("webhook-receiver", TOTALS):
-        yield
+loaded = harness.loaded_fixture("webhook-receiver", TOTALS)
 
 
 def test_webhook_receiver_every_request_is_answered_as_documented_and_ends_somewhere(
@@ -240,13 +229,13 @@ def test_webhook_receiver_every_request_is_answered_as_documented_and_ends_somew
     refused: set[str] = set()  # body sha256 of every refused request
     sent = 0
 
-    @batches
-    @given(st.lists(call(routes), min_size=BATCH, max_size=BATCH))
-    def check(batch: list[Call]) -> None:
+    @harness.batches
+    @given(st.lists(call(routes), min_size=harness.BATCH, max_size=harness.BATCH))
+    def check(batch: list[http_harness.Call]) -> None:
         nonlocal sent
-        send_all(url, batch)
-        assert_no_uncured_5xx(batch)
-        replays: list[Call] = []
+        http_harness.send_all(url, batch)
+        http_harness.assert_no_uncured_5xx(batch)
+        replays: list[http_harness.Call] = []
         for c in batch:
             assert c.final == c.meta["expected"], f"expected {c.meta['expected']}: {c.describe()}"
             sha = hashlib.sha256(c.body).hexdigest()
@@ -260,13 +249,15 @@ def test_webhook_receiver_every_request_is_answered_as_documented_and_ends_somew
                 for name in DELIVERY["github" if c.meta["source"] == "github" else "shopify"]:
                     forged[name] = f"forged-{uuid.uuid4().hex}"
                 expect = 409 if c.meta["source"] == "github" else 200
-                replays.append(Call("POST", c.path, forged, c.body, meta={"expected": expect}))
-        send_all(url, replays)
+                replays.append(
+                    http_harness.Call("POST", c.path, forged, c.body, meta={"expected": expect})
+                )
+        http_harness.send_all(url, replays)
         for r in replays:
             assert r.final == r.meta["expected"], r.describe()
             if r.final == 200:
                 assert r.answer == b"duplicate_delivery", r.describe()
-        tally(batch + replays, TOTALS)
+        http_harness.tally(batch + replays, TOTALS)
         sent += len(batch)
 
     check()

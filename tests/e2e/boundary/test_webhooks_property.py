@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -23,25 +22,15 @@ from hypothesis import strategies as st
 
 from devstack.stack import LocalStack
 from shared.webhooks import contract, samples
-from tests.e2e.boundary.harness import (
-    BATCH,
-    Sent,
-    assert_covered,
-    batches,
-    check_outcomes,
-    loaded_machine,
-    post_all,
-    pubsub_request,
-)
+from tests.e2e.boundary import harness
 
 pytestmark = pytest.mark.stack
 TOTALS: dict[str, int] = {}
 SAMPLES = {name: samples.load(name) for name in samples.names()}
 
 text = st.text(max_size=30)
-json_scalar = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), text)
 json_value = st.recursive(
-    json_scalar,
+    harness.json_scalar,
     lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(text, inner, max_size=3)),
     max_leaves=8,
 )
@@ -63,7 +52,7 @@ NON_SAMPLE: dict[str, st.SearchStrategy[Any]] = {
     "bytes": st.binary(max_size=200).map(b64),
     "scalar": json_value.map(lambda v: b64(json.dumps(v).encode())),
     "not-base64": st.sampled_from(["not base64!", "YWJj=x", "%%%"]),
-    "raw": json_scalar,  # a number, a bool, null or a non-base64 text
+    "raw": harness.json_scalar,  # a number, a bool, null or a non-base64 text
     "oversize": st.just(b64(b'{"pad": "' + b"x" * (contract.MAX_MESSAGE_BYTES + 10) + b'"}')),
 }
 
@@ -117,16 +106,13 @@ def body_and_attributes(draw: st.DrawFn) -> tuple[Any, dict[str, Any] | Any]:
 
 
 @st.composite
-def request(draw: st.DrawFn, project: str) -> Sent:
+def request(draw: st.DrawFn, project: str) -> harness.Sent:
     data, attributes = draw(body_and_attributes())
     # a row is keyed by the message id (the CloudEvent id when the message has none)
-    return draw(pubsub_request(project, contract.TOPIC, data, attributes))
+    return draw(harness.pubsub_request(project, contract.TOPIC, data, attributes))
 
 
-@pytest.fixture(scope="module")
-def loaded() -> Iterator[None]:
-    with loaded_machine("webhooks", TOTALS):
-        yield
+loaded = harness.loaded_fixture("webhooks", TOTALS)
 
 
 def test_every_push_ends_in_a_row_a_dead_letter_or_an_honest_status(
@@ -139,11 +125,11 @@ def test_every_push_ends_in_a_row_a_dead_letter_or_an_honest_status(
         "WHERE message_id IN UNNEST(@keys)"
     )
 
-    @batches
-    @given(st.lists(request(stack.project), min_size=BATCH, max_size=BATCH))
-    def check(batch: list[Sent]) -> None:
-        post_all(url, batch, workers=16)
-        check_outcomes(stack, batch, rows_sql=rows_sql, function="webhooks", totals=TOTALS)
+    @harness.batches
+    @given(st.lists(request(stack.project), min_size=harness.BATCH, max_size=harness.BATCH))
+    def check(batch: list[harness.Sent]) -> None:
+        harness.post_all(url, batch, workers=16)
+        harness.check_outcomes(stack, batch, rows_sql=rows_sql, function="webhooks", totals=TOTALS)
 
     check()
-    assert_covered(TOTALS)
+    harness.assert_covered(TOTALS)

@@ -193,7 +193,12 @@ def test_a_refusal_on_kept_documents_is_one_round_trip_and_still_exact(
     document to touch: it reads, and nothing is created for it."""
     reads: list[int] = []
     real_read = store.read
-    monkeypatch.setattr(store, "read", lambda refs: reads.append(1) or real_read(refs))
+
+    def counted_read(refs: Any) -> dict[str, Any]:
+        reads.append(1)
+        return real_read(refs)
+
+    monkeypatch.setattr(store, "read", counted_read)
     customer = _customer("touch")
     customers.upsert_customer(customer, "STARTER", daily_limit=1, concurrent_limit=5)
     assert admission.start(customer, "p", "r1").admitted
