@@ -124,9 +124,9 @@ def strict_enabled() -> bool:
 
 EMULATOR_JVM_FLAGS = ("-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC")
 """JVM flags of the Java emulators (Firestore, Pub/Sub): the C1 compiler only and the serial
-collector. A stack lives minutes, so the C2 compiler's work never pays back here: measured on
-2 cores (64 callers, 4,096 admissions), the Firestore emulator spent 4.8 s of CPU with the
-defaults and 1.95 s with these flags, CPU the functions and tests then have."""
+collector. A test or bench stack lives minutes, so the C2 compiler's work never pays back:
+measured on 2 cores (64 callers, 4,096 admissions), the Firestore emulator spent 4.8 s of CPU
+with the defaults and 1.95 s with these flags, CPU the functions and tests then have."""
 
 
 def firestore_java_argv() -> list[str]:

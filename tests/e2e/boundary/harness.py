@@ -34,11 +34,12 @@ BATCH = 50
 RESENDS = 3
 EXAMPLES = 1000 // BATCH  # hypothesis examples per function: >= 1,000 requests
 
-# One hypothesis example is a batch of BATCH requests. No shrinking: shrinking a 50-request batch
-# costs minutes and the servers keep state between examples, so a failing batch is reported whole.
 json_scalar = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=30))
 """A JSON scalar where a field wants something else (NaN and infinities included: json.dumps
 writes them as tokens a strict parser refuses)."""
+
+# One hypothesis example is a batch of BATCH requests. No shrinking: shrinking a 50-request batch
+# costs minutes and the servers keep state between examples, so a failing batch is reported whole.
 batches = settings(
     max_examples=EXAMPLES,
     deadline=None,
