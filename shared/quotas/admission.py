@@ -514,19 +514,20 @@ class _State:
         names = {ref.path: name for name, ref in self.refs.items()}
         snaps = dict(self.snaps)
         for ref, snapshot, fields in plan.updates:
-            data = {**store.plain(snapshot.to_dict() if snapshot.exists else None), **fields}
+            data = {**store.plain(snapshot.to_dict()), **fields}
             snaps[names[ref.path]] = store.Kept(ref, data, plan.committed[ref.path])
         return _Kept(self.day, snaps)
 
-    def proves_kept(self, plan: store.Plan) -> bool:
-        """Whether ``plan``'s commit proves the documents it was decided on current.
+    def prove_kept(self, plan: store.Plan) -> bool:
+        """Make ``plan``'s commit prove the documents it was decided on current; False when it
+        cannot (then decide on a fresh read).
 
-        A decision on a fresh read always does. One on kept documents does when it writes the
-        leases document with its precondition; when it would not (only refusals and
-        duplicates), the leases document is touched with the same precondition, so a stale
-        copy fails the commit and is decided again on a fresh read: one round trip, not the
-        read every such batch would otherwise cost. A customer without a leases document has
-        nothing to touch (no document is created for an unknown customer): False."""
+        A decision on a fresh read needs nothing. One on kept documents is proved when the
+        commit writes the leases document with its precondition; when it would not (only
+        refusals and duplicates), the leases document is touched with the same precondition,
+        so a stale copy fails the commit and is decided again on a fresh read: one round trip,
+        not the read every such batch would otherwise cost. A customer without a leases
+        document has nothing to touch (no document is created for an unknown customer)."""
         leases = self.refs["leases"]
         if not self.from_kept or any(ref.path == leases.path for ref, _, _ in plan.updates):
             return True
@@ -556,7 +557,7 @@ def _decide(
     state = _State(customer_id, now, kept)
     results = state.run(batch)
     plan = state.plan()
-    if not state.proves_kept(plan):
+    if not state.prove_kept(plan):
         state = _State(customer_id, now)
         results = state.run(batch)
         plan = state.plan()

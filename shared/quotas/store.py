@@ -110,9 +110,10 @@ def read(refs: Iterable[Any]) -> dict[str, Any]:
 
 @dataclass
 class Kept:
-    """A document as this instance last committed it (the data written and the commit's
-    ``update_time``): stands in for a snapshot, so a write based on it carries the same
-    ``last_update_time`` precondition a fresh read would give."""
+    """A document as this instance last committed it (the data it was decided on with the
+    fields written over it, and the commit's ``update_time``): stands in for a snapshot, so a
+    write based on it carries the same ``last_update_time`` precondition a fresh read would
+    give."""
 
     reference: Any
     data: dict[str, Any]
