@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from google.cloud import pubsub_v1
     from google.cloud import storage as gcs
     from google.cloud.bigquery_storage_v1 import BigQueryWriteClient
+    from google.cloud.firestore_v1.services.firestore import FirestoreClient as FirestoreApi
 
 _instances: OncePerKey[str, Any] = OncePerKey()
 
@@ -126,6 +127,19 @@ def publisher() -> pubsub_v1.PublisherClient:
     return _once("publisher", make)
 
 
+def prompt_publisher() -> pubsub_v1.PublisherClient:
+    """A publisher that sends each message as soon as it is published: for the rare message a
+    caller waits for (quota alerts). The shared :func:`publisher` holds a message up to its
+    batch's ``max_latency`` (10 ms) to batch it with others, which suits the webhooks."""
+
+    def make() -> pubsub_v1.PublisherClient:
+        from google.cloud import pubsub_v1 as ps
+
+        return ps.PublisherClient(batch_settings=ps.types.BatchSettings(max_messages=1))
+
+    return _once("prompt_publisher", make)
+
+
 def firestore() -> fs.Client:
     """The Firestore client (FIRESTORE_EMULATOR_HOST is honoured by the library itself)."""
 
@@ -135,6 +149,41 @@ def firestore() -> fs.Client:
         return _project_client(fs_mod.Client, get_settings().firestore_emulator_host)
 
     return _once("firestore", make)
+
+
+def firestore_api() -> FirestoreApi:
+    """The Firestore GAPIC client, for the commits the quotas build as raw protobuf
+    (:mod:`shared.quotas.wire`); same endpoint and project as :func:`firestore`."""
+
+    def make() -> FirestoreApi:
+        from google.cloud.firestore_v1.services.firestore import FirestoreClient
+
+        host = get_settings().firestore_emulator_host
+        if host:
+            import grpc
+            from google.cloud.firestore_v1.services.firestore.transports import (
+                FirestoreGrpcTransport,
+            )
+
+            channel = grpc.insecure_channel(host.split("://", 1)[-1])
+            return FirestoreClient(transport=FirestoreGrpcTransport(channel=channel))
+        return FirestoreClient()
+
+    return _once("firestore_api", make)
+
+
+def firestore_database() -> str:
+    """The one Firestore database (terraform/firestore.tf declares ``(default)``)."""
+    return f"projects/{get_settings().project_id}/databases/(default)"
+
+
+def firestore_metadata() -> list[tuple[str, str]]:
+    """What the high-level client sends with each call: the database's resource prefix, and
+    on the emulator the owner's bearer (security rules do not apply to server clients)."""
+    metadata = [("google-cloud-resource-prefix", firestore_database())]
+    if get_settings().firestore_emulator_host:
+        metadata.append(("authorization", "Bearer owner"))
+    return metadata
 
 
 def topic_path(topic: str) -> str:

@@ -265,18 +265,29 @@ class _State:
             "leases": store.leases_ref(customer_id),
             "day": store.day_ref(customer_id, self.day),
         }
-        self.from_kept = kept is not None and kept.day == self.day
-        if kept is not None and self.from_kept:
+        kept = kept if kept is not None and kept.day == self.day else None
+        self.from_kept = kept is not None
+        if kept is not None:
             self.snaps = dict(kept.snaps)
         else:
             snaps = store.read(self.refs.values())
             self.snaps = {name: snaps[ref.path] for name, ref in self.refs.items()}
-        self._markers_present: set[str] | None = None  # read only when a threshold is crossed
+        known = kept.markers if kept is not None else None
+        if known is None and not self.snaps["day"].exists:
+            known = frozenset()  # a daily marker is only ever created with its day's document
+        self._markers_present: set[str] | None = None if known is None else set(known)
+        """the day's alert markers that exist; None until read (only when a threshold is
+        crossed, and only by a lane that does not know them yet)"""
         self.profile = store.plain(self.snaps["customer"].to_dict())
-        self.leases = store.unpack_leases(store.plain(self.snaps["leases"].to_dict()).get("leases"))
         today = store.plain(self.snaps["day"].to_dict())
         self.admitted = int(today.get("admitted", 0))
-        self.runs = store.unpack_runs(today.get("runs"))
+        if kept is not None:  # decoded by the last batch: copies, not a parse of packed JSON
+            self.leases = {run_id: dict(lease) for run_id, lease in kept.leases.items()}
+            self.runs = dict(kept.runs)
+        else:
+            held = store.plain(self.snaps["leases"].to_dict()).get("leases")
+            self.leases = store.unpack_leases(held)
+            self.runs = store.unpack_runs(today.get("runs"))
         self.leases_changed = False
         self.day_changed = False
         self.events: list[dict[str, Any]] = []
@@ -511,12 +522,17 @@ class _State:
 
     def kept_after(self, plan: store.Plan) -> _Kept:
         """The documents as ``plan``'s commit left them, for the lane's next decision."""
-        names = {ref.path: name for name, ref in self.refs.items()}
-        snaps = dict(self.snaps)
-        for ref, snapshot, fields in plan.updates:
-            data = {**store.plain(snapshot.to_dict()), **fields}
-            snaps[names[ref.path]] = store.Kept(ref, data, plan.committed[ref.path])
-        return _Kept(self.day, snaps)
+        written = {ref.path: fields for ref, _, fields in plan.updates}
+        snaps: dict[str, store.Kept] = {}
+        for name, snapshot in self.snaps.items():
+            path = self.refs[name].path
+            if path in written:
+                data = {**store.plain(snapshot.to_dict()), **written[path]}
+                snaps[name] = store.Kept(self.refs[name], data, plan.committed[path])
+            else:
+                snaps[name] = store.Kept.of(snapshot)
+        markers = None if self._markers_present is None else frozenset(self._markers_present)
+        return _Kept(self.day, snaps, markers, self.leases, self.runs)
 
     def prove_kept(self, plan: store.Plan) -> bool:
         """Make ``plan``'s commit prove the documents it was decided on current; False when it
@@ -546,7 +562,12 @@ class _Kept:
     fresh read."""
 
     day: date
-    snaps: dict[str, Any]
+    snaps: dict[str, store.Kept]
+    markers: frozenset[str] | None
+    """the day's alert markers known to exist (proved current the same way), None if unknown"""
+    leases: dict[str, dict[str, Any]]
+    runs: dict[str, datetime]
+    """the packed leases and runs as decoded (the next batch copies them, never parses)"""
 
 
 def _decide(
@@ -561,9 +582,11 @@ def _decide(
         state = _State(customer_id, now)
         results = state.run(batch)
         plan = state.plan()
-    for result in results:
-        if isinstance(result, AdmissionResult):
-            logger.info(
-                "admission", extra={"fields": {"event": "quota_admission", **result.to_json()}}
-            )
+    if logger.isEnabledFor(logging.INFO):  # the fields cost CPU per call even when dropped
+        for result in results:
+            if isinstance(result, AdmissionResult):
+                logger.info(
+                    "admission",
+                    extra={"fields": {"event": "quota_admission", **result.to_json()}},
+                )
     return plan, (state.due, results, state, plan)

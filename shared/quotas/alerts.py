@@ -112,7 +112,9 @@ def publish(alert: Alert) -> None:
         alert.customer,
         extra={"fields": {"event": "quota_alert", **alert.to_json()}},
     )
-    clients.publisher().publish(
+    # the prompt publisher: the shared one would hold the message up to 10 ms to batch it,
+    # and the caller whose admission crossed the threshold waits for this publish
+    clients.prompt_publisher().publish(
         clients.topic_path(TOPIC),
         payload.encode(),
         alert_id=alert.alert_id,
