@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from shared.quotas import outbox, store
+from shared.quotas import outbox, store, wire
 
 logger = logging.getLogger("shared.quotas.alerts")
 TOPIC = "quota-alerts"
@@ -141,13 +141,20 @@ def publish(alert: Alert) -> None:
         "created_at": now.isoformat(),
         "published_at": now.isoformat(),
     }
-    # the log row and the published flag in one batch; the row reaches BigQuery with the
+    # the log row and the published flag in one commit; the row reaches BigQuery with the
     # next outbox drain (no BigQuery round trip on the admission path)
-    db = clients.firestore()
-    batch = db.batch()
-    batch.set(store.outbox_ref(f"alert-{alert.alert_id}"), outbox.entry(outbox.ALERT_LOG, [row]))
-    batch.update(store.alert_ref(alert.alert_id), {"published": True, "published_at": now})
-    batch.commit()
+    store.commit_writes(
+        [
+            wire.set_document(
+                store.name_of(store.outbox_ref(f"alert-{alert.alert_id}")),
+                outbox.entry(outbox.ALERT_LOG, [row]),
+            ),
+            wire.update_existing(
+                store.name_of(store.alert_ref(alert.alert_id)),
+                {"published": True, "published_at": now},
+            ),
+        ]
+    )
     outbox.drain_soon()
 
 

@@ -135,25 +135,38 @@ class Kept:
 
 def commit(plan: Plan) -> dict[str, Any]:
     """Commit ``plan`` atomically; :class:`Conflict` when a precondition failed. Returns the
-    commit's ``update_time`` of each updated document, by path (protobuf Timestamps).
-
-    The writes are raw protobuf through the GAPIC client (:mod:`shared.quotas.wire`, for the
-    CPU it saves); the request is the one ``WriteBatch.commit`` sends."""
-    from google.api_core import exceptions as gexc
-    from google.cloud.firestore_v1.types import firestore as api
-
+    commit's ``update_time`` of each updated document, by path (protobuf Timestamps)."""
     from shared.quotas import wire
 
     if plan.empty:
         return {}
-    root = f"{clients.firestore_database()}/documents/"
     writes = [
-        wire.update(root + ref.path, fields, snapshot.update_time)
+        wire.update(name_of(ref), fields, snapshot.update_time)
         if snapshot is not None and snapshot.exists
-        else wire.create(root + ref.path, fields)
+        else wire.create(name_of(ref), fields)
         for ref, snapshot, fields in plan.updates
     ]
-    writes += [wire.create(root + ref.path, data) for ref, data in plan.creates]
+    writes += [wire.create(name_of(ref), data) for ref, data in plan.creates]
+    results = commit_writes(writes)
+    # write results come in the order of the writes: the updates first
+    return {
+        ref.path: result.update_time
+        for (ref, _, _), result in zip(plan.updates, results, strict=False)
+    }
+
+
+def name_of(ref: Any) -> str:
+    """A document reference's full resource name, as a raw write names it."""
+    return f"{clients.firestore_database()}/documents/{ref.path}"
+
+
+def commit_writes(writes: list[Any]) -> Any:
+    """Commit raw protobuf writes (:mod:`shared.quotas.wire`) atomically, through the GAPIC
+    client: the request ``WriteBatch.commit`` sends, for a third less of the caller's CPU per
+    admission. :class:`Conflict` when a precondition failed; returns the write results."""
+    from google.api_core import exceptions as gexc
+    from google.cloud.firestore_v1.types import firestore as api
+
     request = api.CommitRequest.wrap(
         api.CommitRequest.pb()(database=clients.firestore_database(), writes=writes)
     )
@@ -163,12 +176,7 @@ def commit(plan: Plan) -> dict[str, Any]:
         )
     except (gexc.FailedPrecondition, gexc.AlreadyExists, gexc.Conflict, gexc.Aborted) as exc:
         raise Conflict("quota_conflict", str(exc)) from exc
-    # write results come in the order of the writes: the updates first
-    results = api.CommitResponse.pb(response).write_results
-    return {
-        ref.path: result.update_time
-        for (ref, _, _), result in zip(plan.updates, results, strict=False)
-    }
+    return api.CommitResponse.pb(response).write_results
 
 
 def decide_and_commit[T](decide: Callable[[], tuple[Plan, T]]) -> T:

@@ -84,3 +84,17 @@ def update(name: str, fields: Mapping[str, Any], last_update_time: Any) -> Any:
 def create(name: str, data: Mapping[str, Any]) -> Any:
     """Create document ``name`` with ``data``; the commit fails if it exists."""
     return _Write(update=_document(name, data), current_document=_Precondition(exists=False))
+
+
+def set_document(name: str, data: Mapping[str, Any]) -> Any:
+    """Write document ``name`` whole, whether or not it exists (``set`` without merge)."""
+    return _Write(update=_document(name, data))
+
+
+def update_existing(name: str, fields: Mapping[str, Any]) -> Any:
+    """Set ``fields`` of document ``name``; the commit fails (not found) if it is missing."""
+    return _Write(
+        update=_document(name, fields),
+        update_mask=_Mask(field_paths=list(fields)),
+        current_document=_Precondition(exists=True),
+    )

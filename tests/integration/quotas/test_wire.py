@@ -7,10 +7,11 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
+from google.api_core.exceptions import NotFound
 
 from devstack.stack import LocalStack
 from shared import clients
-from shared.quotas import store
+from shared.quotas import store, wire
 
 pytestmark = pytest.mark.stack
 
@@ -44,3 +45,11 @@ def test_raw_commits_read_back_and_keep_their_preconditions(stack: LocalStack) -
     kept.write(ref, store.Kept(ref, {}, committed[ref.path]), {"i": 10})
     store.commit(kept)
     assert (ref.get().to_dict() or {})["i"] == 10
+
+    # a set replaces the whole document; an update of a missing document fails
+    store.commit_writes([wire.set_document(store.name_of(ref), {"only": 1})])
+    assert ref.get().to_dict() == {"only": 1}
+    missing = ref.parent.document(uuid.uuid4().hex)
+    with pytest.raises(NotFound):
+        store.commit_writes([wire.update_existing(store.name_of(missing), {"x": 1})])
+    assert not missing.get().exists

@@ -56,3 +56,12 @@ def test_a_create_fails_if_the_document_exists() -> None:
     assert write.current_document.WhichOneof("condition_type") == "exists"
     assert write.current_document.exists is False
     assert not write.HasField("update_mask")  # the whole document
+
+
+def test_a_set_has_no_precondition_and_an_update_of_an_existing_one_needs_it() -> None:
+    whole = wire.set_document(NAME, {"count": 1})
+    assert not whole.HasField("current_document")
+    assert not whole.HasField("update_mask")
+    existing = wire.update_existing(NAME, {"published": True})
+    assert existing.current_document.exists is True
+    assert list(existing.update_mask.field_paths) == ["published"]
