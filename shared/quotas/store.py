@@ -161,8 +161,8 @@ def name_of(ref: Any) -> str:
 
 
 def commit_writes(writes: list[Any]) -> Any:
-    """Commit raw protobuf writes (:mod:`shared.quotas.wire`) atomically, through the GAPIC
-    client: the request ``WriteBatch.commit`` sends, for a third less of the caller's CPU per
+    """Commit raw protobuf writes (:mod:`shared.quotas.wire`) atomically through the GAPIC
+    client: the request ``WriteBatch.commit`` sends, for a quarter less of the caller's CPU per
     admission. :class:`Conflict` when a precondition failed; returns the write results."""
     from google.api_core import exceptions as gexc
     from google.cloud.firestore_v1.types import firestore as api
