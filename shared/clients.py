@@ -132,7 +132,7 @@ def prompt_publisher() -> PromptPublisher:
     """The Pub/Sub GAPIC publisher: one ``Publish`` call per use, sent at once, for the rare
     message a caller waits for (quota alerts). The shared :func:`publisher` holds a message up
     to its batch's ``max_latency`` (10 ms) and commits each batch from a thread of its own;
-    measured on the 64-caller admission bench, that machinery alone cost ~10 ms of p95."""
+    on the 64-caller admission bench that machinery cost ~8 ms of p95 (docs/quotas.md, run 8)."""
 
     def make() -> PromptPublisher:
         from google.pubsub_v1.services.publisher import PublisherClient

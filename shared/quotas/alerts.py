@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from shared.quotas import outbox, store, wire
+from shared.quotas import outbox, store
 
 logger = logging.getLogger("shared.quotas.alerts")
 TOPIC = "quota-alerts"
@@ -103,6 +103,7 @@ def publish(alert: Alert) -> None:
     from google.pubsub_v1.types import PubsubMessage
 
     from shared import clients
+    from shared.quotas import wire  # imports the Firestore types: on first use, not at start
 
     payload = json.dumps(alert.to_json(), sort_keys=True)
     level = logging.ERROR if alert.threshold == "exceeded" else logging.WARNING
