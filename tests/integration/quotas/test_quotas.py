@@ -316,6 +316,36 @@ def test_alerts_published_once_under_redelivery(stack: LocalStack) -> None:
     assert record[0]["warning_sent"] is True and record[0]["exceeded"] is True
 
 
+def test_a_threshold_crossed_again_after_a_limit_change_alerts_once(
+    stack: LocalStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A lane knows the day's markers without reading them (none before the day's first
+    admission, then the ones it created); a limit change makes it read them again, so the
+    warning crossed a second time (8 of 10, then 16 of 20) is not due twice."""
+    customer = _customer("again")
+    published: list[str] = []
+    real_publish = alerts.publish
+
+    def counted(alert: alerts.Alert) -> None:
+        if alert.customer == customer:
+            published.append(alert.threshold)
+        real_publish(alert)
+
+    monkeypatch.setattr(alerts, "publish", counted)
+    customers.upsert_customer(customer, "STARTER", daily_limit=10, concurrent_limit=100)
+    for i in range(8):
+        assert admission.start(customer, "p", f"r{i}").admitted
+    assert published == ["warning"]
+    customers.upsert_customer(customer, "STARTER", daily_limit=20, concurrent_limit=100)
+    for i in range(8, 20):
+        assert admission.start(customer, "p", f"r{i}").admitted
+    assert published == ["warning", "exceeded"]
+    day = datetime.now(UTC).date().isoformat()
+    for threshold in alerts.DAILY_THRESHOLDS:
+        marker = store.alert_ref(alerts.alert_id(customer, day, alerts.DAILY, threshold)).get()
+        assert marker.exists and (marker.to_dict() or {})["published"] is True
+
+
 def test_unpublished_alert_is_published_by_the_sweep(stack: LocalStack) -> None:
     customer = _customer("crash")
     alert = alerts.Alert(

@@ -21,7 +21,8 @@ def test_each_value_type_has_its_own_kind() -> None:
     assert wire.value("ü").string_value == "ü"
     assert wire.value(T0).timestamp_value.ToDatetime(tzinfo=UTC) == T0
     nested = wire.value({"a": [1, "x"], "b": {"c": None}})
-    assert [v.integer_value for v in nested.map_value.fields["a"].array_value.values[:1]] == [1]
+    listed = nested.map_value.fields["a"].array_value.values
+    assert (listed[0].integer_value, listed[1].string_value) == (1, "x")
     assert nested.map_value.fields["b"].map_value.fields["c"].WhichOneof("value_type") == (
         "null_value"
     )
