@@ -175,6 +175,8 @@ class _Lane:
         self.leading = False
         self.kept: _Kept | None = None
         """the documents as the lane's last commit left them (only its leader touches it)"""
+        self.packers = (store.leases_packer(), store.runs_packer())
+        """the lane's packed leases and runs, encoded again only where they changed"""
 
 
 _lanes: dict[str, _Lane] = {}
@@ -256,8 +258,15 @@ def _after_commit(due: list[alerts.Alert]) -> None:
 class _State:
     """A working copy of one customer's documents while a batch of calls is decided."""
 
-    def __init__(self, customer_id: str, now: datetime, kept: _Kept | None = None) -> None:
+    def __init__(
+        self,
+        customer_id: str,
+        now: datetime,
+        kept: _Kept | None = None,
+        packers: tuple[store.Packer, store.Packer] | None = None,
+    ) -> None:
         self.customer_id = customer_id
+        self.packers = packers or (store.leases_packer(), store.runs_packer())
         self.now = now
         self.day = now.date()
         self.refs = {
@@ -482,7 +491,7 @@ class _State:
                 self.snaps["leases"],
                 {
                     "customer_id": self.customer_id,
-                    "leases": store.pack_leases(self.leases),
+                    "leases": store.pack_leases(self.leases, self.packers[0]),
                     "next_expiry": min(expiries) if expiries else None,
                     "updated_at": self.now,
                 },
@@ -495,7 +504,7 @@ class _State:
                     "customer_id": self.customer_id,
                     "day": self.day.isoformat(),
                     "admitted": self.admitted,
-                    "runs": store.pack_runs(self.runs),
+                    "runs": store.pack_runs(self.runs, self.packers[1]),
                     "updated_at": self.now,
                 },
             )
@@ -575,11 +584,11 @@ def _decide(
 ) -> tuple[store.Plan, tuple[list[alerts.Alert], list[Any], _State, store.Plan]]:
     kept, lane.kept = lane.kept, None  # used once: a retry after a conflict reads afresh
     now = _now()
-    state = _State(customer_id, now, kept)
+    state = _State(customer_id, now, kept, lane.packers)
     results = state.run(batch)
     plan = state.plan()
     if not state.prove_kept(plan):
-        state = _State(customer_id, now)
+        state = _State(customer_id, now, packers=lane.packers)
         results = state.run(batch)
         plan = state.plan()
     if logger.isEnabledFor(logging.INFO):  # the fields cost CPU per call even when dropped

@@ -229,18 +229,53 @@ def _json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"))
 
 
-def pack_leases(leases: Mapping[str, Mapping[str, Any]]) -> str:
+class Packer:
+    """Packs entries (``key -> value``) to the text ``_json`` gives their encoded mapping, but
+    encodes again only the entries whose version changed since its last call. A lane packs
+    the same leases and runs at every commit, and with 48 runs a day their ISO times and JSON
+    were ~15 % of an admission's CPU (docs/quotas.md, run 8). One per lane (its leader packs).
+    """
+
+    def __init__(self, version: Callable[[Any], Any], encode: Callable[[Any], Any]) -> None:
+        self._version = version
+        self._encode = encode
+        self._fragments: dict[str, tuple[Any, str]] = {}
+
+    def pack(self, entries: Mapping[str, Any]) -> str:
+        fragments: dict[str, tuple[Any, str]] = {}
+        for key in sorted(entries):
+            version = self._version(entries[key])
+            known = self._fragments.get(key)
+            if known is None or known[0] != version:
+                known = (version, f"{_json(key)}:{_json(self._encode(entries[key]))}")
+            fragments[key] = known
+        self._fragments = fragments
+        return "{" + ",".join(fragment for _, fragment in fragments.values()) + "}"
+
+
+def _lease_version(lease: Mapping[str, Any]) -> tuple[Any, ...]:
+    return (lease.get("pipeline"), lease["started_at"], lease["expires_at"])
+
+
+def _lease_json(lease: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "pipeline": lease.get("pipeline"),
+        "started_at": lease["started_at"].isoformat(),
+        "expires_at": lease["expires_at"].isoformat(),
+    }
+
+
+def leases_packer() -> Packer:
+    return Packer(_lease_version, _lease_json)
+
+
+def runs_packer() -> Packer:
+    return Packer(lambda at: at, lambda at: at.isoformat())
+
+
+def pack_leases(leases: Mapping[str, Mapping[str, Any]], packer: Packer | None = None) -> str:
     """``run_id -> {pipeline, started_at, expires_at}`` as one string (times in ISO 8601)."""
-    return _json(
-        {
-            run_id: {
-                "pipeline": lease.get("pipeline"),
-                "started_at": lease["started_at"].isoformat(),
-                "expires_at": lease["expires_at"].isoformat(),
-            }
-            for run_id, lease in leases.items()
-        }
-    )
+    return (packer or leases_packer()).pack(leases)
 
 
 def unpack_leases(value: Any) -> dict[str, dict[str, Any]]:
@@ -259,9 +294,9 @@ def unpack_leases(value: Any) -> dict[str, dict[str, Any]]:
     }
 
 
-def pack_runs(runs: Mapping[str, datetime]) -> str:
+def pack_runs(runs: Mapping[str, datetime], packer: Packer | None = None) -> str:
     """``run_id -> admitted_at`` as one string (times in ISO 8601)."""
-    return _json({run_id: at.isoformat() for run_id, at in runs.items()})
+    return (packer or runs_packer()).pack(runs)
 
 
 def unpack_runs(value: Any) -> dict[str, datetime]:

@@ -7,6 +7,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from shared.quotas import outbox, store
 
@@ -60,3 +62,48 @@ def test_an_unreadable_outbox_document_is_an_error_not_an_empty_list(rows: str |
     # the drain keeps such a document (and logs it) instead of deleting it as written
     with pytest.raises(ValueError):
         outbox.rows_of({"table": outbox.EVENTS, "rows": rows})
+
+
+def _reference(entries: dict[str, Any], encode: Any) -> str:
+    encoded = {key: encode(value) for key, value in entries.items()}
+    return json.dumps(encoded, sort_keys=True, separators=(",", ":"))
+
+
+def _lease_json(lease: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "pipeline": lease.get("pipeline"),
+        "started_at": lease["started_at"].isoformat(),
+        "expires_at": lease["expires_at"].isoformat(),
+    }
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["add", "extend", "drop"]),
+            st.text(min_size=1, max_size=6),
+            st.integers(min_value=0, max_value=10**6),
+        ),
+        max_size=30,
+    )
+)
+def test_a_lanes_packer_writes_what_a_fresh_pack_writes_after_any_changes(
+    changes: list[tuple[str, str, int]],
+) -> None:
+    """The packer re-encodes only changed entries, so it must notice every change, including
+    a lease extended in place (a heartbeat mutates the lease dict)."""
+    leases: dict[str, dict[str, Any]] = {}
+    runs: dict[str, datetime] = {}
+    lease_packer, run_packer = store.leases_packer(), store.runs_packer()
+    for kind, run_id, seconds in changes:
+        at = T0 + timedelta(seconds=seconds)
+        if kind == "add":
+            leases[run_id] = {"pipeline": "p", "started_at": at, "expires_at": at}
+            runs[run_id] = at
+        elif kind == "extend" and leases:
+            next(iter(leases.values()))["expires_at"] = at  # in place, as a heartbeat does
+        elif kind == "drop" and leases:
+            leases.pop(next(iter(leases)))
+        assert store.pack_leases(leases, lease_packer) == _reference(leases, _lease_json)
+        assert store.pack_runs(runs, run_packer) == _reference(runs, datetime.isoformat)
+        assert store.unpack_leases(store.pack_leases(leases, lease_packer)) == leases
