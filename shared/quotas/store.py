@@ -233,7 +233,7 @@ class Packer:
     """Packs entries (``key -> value``) to the text ``_json`` gives their encoded mapping, but
     encodes again only the entries whose version changed since its last call. A lane packs
     the same leases and runs at every commit, and with 48 runs a day their ISO times and JSON
-    were ~15 % of an admission's CPU (docs/quotas.md, run 8). One per lane (its leader packs).
+    were ~15 % of an admission's CPU (docs/quotas.md, run 9). One per lane (its leader packs).
     """
 
     def __init__(self, version: Callable[[Any], Any], encode: Callable[[Any], Any]) -> None:
