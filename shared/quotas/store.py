@@ -234,6 +234,8 @@ class Packer:
     encodes again only the entries whose version changed since its last call. A lane packs
     the same leases and runs at every commit, and with 48 runs a day their ISO times and JSON
     were ~15 % of an admission's CPU (docs/quotas.md, run 9). One per lane (its leader packs).
+    A version compares instants, so a time re-read in another representation of the same
+    instant keeps its first text, which reads back as the same time.
     """
 
     def __init__(self, version: Callable[[Any], Any], encode: Callable[[Any], Any]) -> None:
