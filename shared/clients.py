@@ -7,7 +7,7 @@ unmodified official clients to the emulators.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from shared.imports import BIGQUERY_IMPORTS
@@ -51,6 +51,24 @@ def _project_client[T](client_class: Callable[..., T], emulator_host: str | None
     return client_class(project=project)
 
 
+def _gapic_client[T](
+    client_class: Callable[..., T],
+    transport_class: Callable[..., Any],
+    emulator_host: str | None,
+    options: Sequence[tuple[str, Any]] = (),
+) -> T:
+    """A GAPIC client: on an insecure channel to the emulator when ``emulator_host`` is set
+    (GAPIC clients do not read the *_EMULATOR_HOST variables themselves), else Google's
+    endpoint with the default credentials."""
+    if not emulator_host:
+        return client_class()
+    import grpc
+
+    target = emulator_host.split("://", 1)[-1]
+    channel = grpc.insecure_channel(target, options=list(options))
+    return client_class(transport=transport_class(channel=channel))
+
+
 def bigquery() -> bq.Client:
     """The BigQuery client (emulator endpoint when BIGQUERY_EMULATOR_HOST is set)."""
 
@@ -82,26 +100,22 @@ def bigquery_write() -> BigQueryWriteClient:
     def make() -> BigQueryWriteClient:
         with BIGQUERY_IMPORTS:
             from google.cloud.bigquery_storage_v1 import BigQueryWriteClient as Client
+            from google.cloud.bigquery_storage_v1.services.big_query_write import transports
 
-        host = get_settings().bigquery_write_emulator_host
-        if host:
-            import grpc
-
-            with BIGQUERY_IMPORTS:
-                from google.cloud.bigquery_storage_v1.services.big_query_write import transports
-
-            target = host.split("://", 1)[-1]
-            # Reconnect quickly after a local outage (gRPC's default backoff grows to 120 s),
-            # and no transparent retries: against a refused port they keep the stream's open
-            # waiting until the port is back, instead of failing it (measured here).
-            options = [
-                ("grpc.initial_reconnect_backoff_ms", 200),
-                ("grpc.max_reconnect_backoff_ms", 2000),
-                ("grpc.enable_retries", 0),
-            ]
-            channel = grpc.insecure_channel(target, options=options)
-            return Client(transport=transports.BigQueryWriteGrpcTransport(channel=channel))
-        return Client()
+        # Reconnect quickly after a local outage (gRPC's default backoff grows to 120 s), and
+        # no transparent retries: against a refused port they keep the stream's open waiting
+        # until the port is back, instead of failing it (measured here).
+        options = [
+            ("grpc.initial_reconnect_backoff_ms", 200),
+            ("grpc.max_reconnect_backoff_ms", 2000),
+            ("grpc.enable_retries", 0),
+        ]
+        return _gapic_client(
+            Client,
+            transports.BigQueryWriteGrpcTransport,
+            get_settings().bigquery_write_emulator_host,
+            options,
+        )
 
     return _once("bigquery_write", make)
 
@@ -136,15 +150,10 @@ def prompt_publisher() -> PromptPublisher:
 
     def make() -> PromptPublisher:
         from google.pubsub_v1.services.publisher import PublisherClient
+        from google.pubsub_v1.services.publisher.transports import PublisherGrpcTransport
 
         host = get_settings().pubsub_emulator_host
-        if host:
-            import grpc
-            from google.pubsub_v1.services.publisher.transports import PublisherGrpcTransport
-
-            channel = grpc.insecure_channel(host.split("://", 1)[-1])
-            return PublisherClient(transport=PublisherGrpcTransport(channel=channel))
-        return PublisherClient()
+        return _gapic_client(PublisherClient, PublisherGrpcTransport, host)
 
     return _once("prompt_publisher", make)
 
@@ -166,17 +175,12 @@ def firestore_api() -> FirestoreApi:
 
     def make() -> FirestoreApi:
         from google.cloud.firestore_v1.services.firestore import FirestoreClient
+        from google.cloud.firestore_v1.services.firestore.transports import (
+            FirestoreGrpcTransport,
+        )
 
         host = get_settings().firestore_emulator_host
-        if host:
-            import grpc
-            from google.cloud.firestore_v1.services.firestore.transports import (
-                FirestoreGrpcTransport,
-            )
-
-            channel = grpc.insecure_channel(host.split("://", 1)[-1])
-            return FirestoreClient(transport=FirestoreGrpcTransport(channel=channel))
-        return FirestoreClient()
+        return _gapic_client(FirestoreClient, FirestoreGrpcTransport, host)
 
     return _once("firestore_api", make)
 

@@ -262,11 +262,11 @@ class _State:
         self,
         customer_id: str,
         now: datetime,
+        packers: tuple[store.Packer, store.Packer],
         kept: _Kept | None = None,
-        packers: tuple[store.Packer, store.Packer] | None = None,
     ) -> None:
         self.customer_id = customer_id
-        self.packers = packers or (store.leases_packer(), store.runs_packer())
+        self.packers = packers  # the lane's: one per customer, used by its leader only
         self.now = now
         self.day = now.date()
         self.refs = {
@@ -584,11 +584,11 @@ def _decide(
 ) -> tuple[store.Plan, tuple[list[alerts.Alert], list[Any], _State, store.Plan]]:
     kept, lane.kept = lane.kept, None  # used once: a retry after a conflict reads afresh
     now = _now()
-    state = _State(customer_id, now, kept, lane.packers)
+    state = _State(customer_id, now, lane.packers, kept)
     results = state.run(batch)
     plan = state.plan()
     if not state.prove_kept(plan):
-        state = _State(customer_id, now, packers=lane.packers)
+        state = _State(customer_id, now, lane.packers)
         results = state.run(batch)
         plan = state.plan()
     if logger.isEnabledFor(logging.INFO):  # the fields cost CPU per call even when dropped
