@@ -215,15 +215,23 @@ def _lead_once(customer_id: str, lane: _Lane) -> None:
     """Decide and commit every call waiting in the lane (the leader's own among them), answer
     them, then hand the lane to the oldest call that arrived meanwhile: a leader never serves
     later batches, so its own latency is one batch, not the length of a burst."""
-    with lane.lock:
-        batch, lane.pending = lane.pending, []
+    batch: list[_Op] = []
     due: list[alerts.Alert] = []
     try:
+        if lane.kept is None:
+            # a cold lane reads BEFORE it takes its batch: the calls that arrive during the
+            # read join this batch instead of waiting a whole commit for the next one
+            lane.kept = _read_kept(customer_id, lane)
+        with lane.lock:
+            batch, lane.pending = lane.pending, []
         due, results, state, plan = store.decide_and_commit(
             functools.partial(_decide, customer_id, batch, lane)
         )
         lane.kept = state.kept_after(plan)
     except BaseException as exc:  # every waiter of the batch gets the failure
+        if not batch:  # the read failed before the batch was taken
+            with lane.lock:
+                batch, lane.pending = lane.pending, []
         for op in batch:
             op.error = exc
             op.answered = True
@@ -529,6 +537,12 @@ class _State:
                 results.append(lost)
         return results
 
+    def as_read(self) -> _Kept:
+        """The documents as read, for a lane's next decision (its commit proves them)."""
+        snaps = {name: store.Kept.of(snapshot) for name, snapshot in self.snaps.items()}
+        markers = None if self._markers_present is None else frozenset(self._markers_present)
+        return _Kept(self.day, snaps, markers, self.leases, self.runs)
+
     def kept_after(self, plan: store.Plan) -> _Kept:
         """The documents as ``plan``'s commit left them, for the lane's next decision."""
         written = {ref.path: fields for ref, _, fields in plan.updates}
@@ -577,6 +591,11 @@ class _Kept:
     leases: dict[str, dict[str, Any]]
     runs: dict[str, datetime]
     """the packed leases and runs as decoded (the next batch copies them, never parses)"""
+
+
+def _read_kept(customer_id: str, lane: _Lane) -> _Kept:
+    """A cold lane's documents, read afresh (one round trip)."""
+    return _State(customer_id, _now(), lane.packers).as_read()
 
 
 def _decide(

@@ -28,6 +28,7 @@ def commits(monkeypatch: pytest.MonkeyPatch) -> tuple[list[tuple[str, list[str]]
         return [], results, SimpleNamespace(kept_after=lambda plan: None), None
 
     monkeypatch.setattr(store, "decide_and_commit", decide_and_commit)
+    monkeypatch.setattr(admission, "_read_kept", lambda customer_id, lane: "kept")
     monkeypatch.setattr(outbox, "drain_soon", lambda: None)
     monkeypatch.setattr(admission, "_lanes", {})
     return seen, gate
@@ -75,8 +76,59 @@ def test_a_failed_batch_answers_every_waiter_with_the_error(
         raise RuntimeError("firestore down")
 
     monkeypatch.setattr(store, "decide_and_commit", failing)
+    monkeypatch.setattr(admission, "_read_kept", lambda customer_id, lane: "kept")
     monkeypatch.setattr(outbox, "drain_soon", lambda: None)
     monkeypatch.setattr(admission, "_lanes", {})
     with pytest.raises(RuntimeError, match="firestore down"):
         admission.start("lane-customer", "p", "x")
     assert not admission._lanes["lane-customer"].leading
+
+
+def test_calls_that_arrive_during_a_cold_lanes_read_join_its_first_batch(
+    commits: tuple[list[tuple[str, list[str]]], threading.Event],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    seen, gate = commits
+    gate.set()
+    reading, read_done = threading.Event(), threading.Event()
+
+    def slow_read(customer_id: str, lane: Any) -> str:
+        reading.set()
+        assert read_done.wait(10)
+        return "kept"
+
+    monkeypatch.setattr(admission, "_read_kept", slow_read)
+    answers: dict[str, Any] = {}
+    returned: dict[str, float] = {}
+    threads = {
+        r: threading.Thread(target=_start, args=(r, answers, returned), name=f"caller-{r}")
+        for r in ("a", "b", "c")
+    }
+    threads["a"].start()
+    assert reading.wait(10)  # a leads the cold lane and reads
+    threads["b"].start()
+    threads["c"].start()
+    deadline = time.monotonic() + 10
+    while len(admission._lanes["lane-customer"].pending) < 3 and time.monotonic() < deadline:
+        time.sleep(0.005)
+    read_done.set()
+    for thread in threads.values():
+        thread.join(10)
+    assert seen == [("caller-a", ["a", "b", "c"])]  # one batch, one commit
+    assert sorted(answers) == ["a", "b", "c"]
+
+
+def test_a_failed_read_answers_every_waiter_with_the_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def failing(customer_id: str, lane: Any) -> Any:
+        raise RuntimeError("firestore unreachable")
+
+    monkeypatch.setattr(admission, "_read_kept", failing)
+    monkeypatch.setattr(outbox, "drain_soon", lambda: None)
+    monkeypatch.setattr(admission, "_lanes", {})
+    with pytest.raises(RuntimeError, match="firestore unreachable"):
+        admission.start("lane-customer", "p", "x")
+    lane = admission._lanes["lane-customer"]
+    assert not lane.leading
+    assert not lane.pending
