@@ -95,7 +95,7 @@ def _shape(call: Callable[[int], Any], n: int, callers: int = CALLERS) -> dict[s
 def _warm_alerts_topic() -> None:
     """Publish ``PUBSUB_WARM`` messages on the alerts topic the way alerts go out. The warm-up
     shape crosses only 32 thresholds, and a fresh Pub/Sub emulator spent 1.7 ms of CPU per
-    publish against 0.5 ms after 500 (docs/quotas.md, run 11): CPU taken from the measured
+    publish against 0.5 ms after 500 (docs/quotas.md, runs 10-11): CPU taken from the measured
     calls on these two cores, which real Pub/Sub never costs the instance."""
     from google.pubsub_v1.types import PubsubMessage
 
