@@ -34,9 +34,14 @@ def commits(monkeypatch: pytest.MonkeyPatch) -> tuple[list[tuple[str, list[str]]
     return seen, gate
 
 
-def _start(run_id: str, answers: dict[str, Any], returned: dict[str, float]) -> None:
-    answers[run_id] = admission.start("lane-customer", "p", run_id)
-    returned[run_id] = time.monotonic()
+def _callers(answers: dict[str, Any]) -> dict[str, threading.Thread]:
+    """Three callers of one customer (runs a, b, c), not started yet; each puts its answer in
+    ``answers``."""
+
+    def start(run_id: str) -> None:
+        answers[run_id] = admission.start("lane-customer", "p", run_id)
+
+    return {r: threading.Thread(target=start, args=(r,), name=f"caller-{r}") for r in "abc"}
 
 
 def test_a_leader_serves_one_batch_then_hands_the_lane_to_a_waiting_call(
@@ -44,11 +49,7 @@ def test_a_leader_serves_one_batch_then_hands_the_lane_to_a_waiting_call(
 ) -> None:
     seen, gate = commits
     answers: dict[str, Any] = {}
-    returned: dict[str, float] = {}
-    threads = {
-        r: threading.Thread(target=_start, args=(r, answers, returned), name=f"caller-{r}")
-        for r in ("a", "b", "c")
-    }
+    threads = _callers(answers)
     threads["a"].start()
     deadline = time.monotonic() + 10
     while not seen and time.monotonic() < deadline:  # a leads and holds its batch
@@ -99,11 +100,7 @@ def test_calls_that_arrive_during_a_cold_lanes_read_join_its_first_batch(
 
     monkeypatch.setattr(admission, "_read_kept", slow_read)
     answers: dict[str, Any] = {}
-    returned: dict[str, float] = {}
-    threads = {
-        r: threading.Thread(target=_start, args=(r, answers, returned), name=f"caller-{r}")
-        for r in ("a", "b", "c")
-    }
+    threads = _callers(answers)
     threads["a"].start()
     assert reading.wait(10)  # a leads the cold lane and reads
     threads["b"].start()
