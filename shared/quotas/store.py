@@ -98,8 +98,8 @@ class Plan:
         return not self.updates and not self.creates
 
 
-class Conflict(TransientError):  # noqa: N818 - internal signal, never leaves this module
-    """Someone else committed first: decide again."""
+class Conflict(TransientError):  # noqa: N818 - a signal, never leaves the quotas package
+    """Someone else committed first: decide again (raised by :func:`commit_writes`)."""
 
 
 def read(refs: Iterable[Any]) -> dict[str, Any]:
@@ -177,6 +177,26 @@ def commit_writes(writes: list[Any]) -> Any:
     except (gexc.FailedPrecondition, gexc.AlreadyExists, gexc.Conflict, gexc.Aborted) as exc:
         raise Conflict("quota_conflict", str(exc)) from exc
     return api.CommitResponse.pb(response).write_results
+
+
+def run_query(structured_query: Any) -> list[Any]:
+    """Run a raw ``StructuredQuery`` (:func:`shared.quotas.wire.due_query`) on the database's
+    top-level collections through the GAPIC client; the documents found, as protobuf."""
+    from google.cloud.firestore_v1.types import firestore as api
+
+    request = api.RunQueryRequest.wrap(
+        api.RunQueryRequest.pb()(
+            parent=f"{clients.firestore_database()}/documents", structured_query=structured_query
+        )
+    )
+    found = []
+    for response in clients.firestore_api().run_query(
+        request=request, metadata=clients.firestore_metadata()
+    ):
+        pb = api.RunQueryResponse.pb(response)
+        if pb.HasField("document"):
+            found.append(pb.document)
+    return found
 
 
 def decide_and_commit[T](decide: Callable[[], tuple[Plan, T]]) -> T:

@@ -4,7 +4,7 @@ a rolling deploy, and a document it cannot read (kept and logged, never deleted 
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -57,3 +57,27 @@ def test_drain_lands_both_layouts_and_keeps_what_it_cannot_read(
         assert any(broken.id in r.getMessage() for r in caplog.records if r.levelname == "ERROR")
     finally:
         broken.delete()
+
+
+def test_a_claim_holds_against_a_second_drainer_and_a_deleted_document(
+    stack: LocalStack,
+) -> None:
+    """Two drainers read the same page: the second claim fails on the first one's write, the
+    claim hides the rows from every drain for ``CLAIM_S``, and a claim of a document another
+    drainer already wrote and deleted fails too (nothing is written twice)."""
+    rows = [{"event_id": f"claim-{uuid.uuid4().hex[:8]}", "kind": "admitted"}]
+    doc = store.outbox_ref(outbox.entry_id(rows, "event_id"))
+    # claimed by "someone" far ahead: no drain of the stack (instances, the sweep) takes it
+    doc.set(outbox.entry(outbox.EVENTS, rows) | {"claimed_until": datetime(2100, 1, 1, tzinfo=UTC)})
+    try:
+        read = outbox._Held(store.name_of(doc), doc.id, doc.get().update_time, {})
+        before = datetime.now(UTC)
+        assert outbox._claim([read])  # the first drainer
+        assert not outbox._claim([read])  # the second, on the same read
+        claimed_until = doc.get().get("claimed_until")
+        assert before < claimed_until <= datetime.now(UTC) + timedelta(seconds=outbox.CLAIM_S)
+        again = outbox._Held(store.name_of(doc), doc.id, doc.get().update_time, {})
+        doc.delete()
+        assert not outbox._claim([again])
+    finally:
+        doc.delete()

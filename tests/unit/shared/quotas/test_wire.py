@@ -66,3 +66,19 @@ def test_a_set_has_no_precondition_and_an_update_of_an_existing_one_needs_it() -
     existing = wire.update_existing(NAME, {"published": True})
     assert existing.current_document.exists is True
     assert list(existing.update_mask.field_paths) == ["published"]
+
+
+def test_a_delete_names_its_document_without_a_precondition() -> None:
+    write = wire.delete(NAME)
+    assert write.delete == NAME and not write.HasField("current_document")
+
+
+def test_the_due_query_reads_only_the_fields_asked_of_documents_due_by_then() -> None:
+    query = wire.due_query("quota_outbox", "claimed_until", T0, ("table", "rows"), 500)
+    assert [c.collection_id for c in query.from_] == ["quota_outbox"]
+    assert [f.field_path for f in query.select.fields] == ["table", "rows"]
+    condition = query.where.field_filter
+    assert condition.field.field_path == "claimed_until"
+    assert condition.op == condition.Operator.LESS_THAN_OR_EQUAL
+    assert condition.value.timestamp_value.ToDatetime(tzinfo=UTC) == T0
+    assert query.limit.value == 500
