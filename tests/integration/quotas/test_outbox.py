@@ -63,8 +63,9 @@ def test_a_claim_holds_against_a_second_drainer_and_a_deleted_document(
     stack: LocalStack,
 ) -> None:
     """Two drainers read the same page: the second claim fails on the first one's write, the
-    claim hides the rows from every drain for ``CLAIM_S``, and a claim of a document another
-    drainer already wrote and deleted fails too (nothing is written twice)."""
+    claim moves ``claimed_until`` up to ``CLAIM_S`` ahead (every drain's query skips the rows
+    until then), and a claim of a document another drainer already wrote and deleted fails
+    too (nothing is written twice)."""
     rows = [{"event_id": f"claim-{uuid.uuid4().hex[:8]}", "kind": "admitted"}]
     doc = store.outbox_ref(outbox.entry_id(rows, "event_id"))
     # claimed by "someone" far ahead: no drain of the stack (instances, the sweep) takes it
