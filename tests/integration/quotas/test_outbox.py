@@ -82,3 +82,40 @@ def test_a_claim_holds_against_a_second_drainer_and_a_deleted_document(
         assert not outbox._claim([again])
     finally:
         doc.delete()
+
+
+def test_a_drain_takes_page_after_page_and_writes_each_row_once(stack: LocalStack) -> None:
+    """More documents than one page (``DRAIN_PAGE``): one drain takes them page after page,
+    every row lands in BigQuery exactly once, and every document is then deleted. The rows are
+    whole usage events (limits included), as the lease sweep's record MERGE needs them."""
+    customer = f"pages-{uuid.uuid4().hex[:8]}"
+    now = datetime.now(UTC)
+    total = outbox.DRAIN_PAGE + 150
+    docs = []
+    # held from before the documents exist: no background drain of this instance (one an
+    # earlier test's commit started) takes a page of them
+    with outbox._drain_lock:
+        for start in range(0, total, 250):  # a commit holds at most 500 writes
+            batch = stack.firestore().batch()
+            for n in range(start, min(start + 250, total)):
+                row = {"event_id": f"{customer}-{n}", "customer_id": customer, "run_id": f"r{n}",
+                       "kind": "admitted", "usage_date": now.date().isoformat(),
+                       "occurred_at": now.isoformat(), "daily_used": n + 1,
+                       "daily_limit": total, "running": 0, "concurrent_limit": 1}  # fmt: skip
+                doc = store.outbox_ref(outbox.entry_id([row], "event_id"))
+                batch.set(doc, outbox.entry(outbox.EVENTS, [row]))
+                docs.append(doc)
+            batch.commit()
+        assert outbox.drain() >= total  # one call, page after page
+
+    def landed() -> dict[str, object] | None:
+        rows = stack.query(
+            "SELECT COUNT(*) AS n, COUNT(DISTINCT event_id) AS distinct_ids"
+            f" FROM `{stack.project}.customers.quota_usage_events` WHERE customer_id = @c",
+            {"c": customer},
+        )
+        return rows[0] if rows[0]["n"] >= total else None
+
+    counts = stack.wait_until(landed, timeout=60, interval=1.0, what="every page in BigQuery")
+    assert counts == {"n": total, "distinct_ids": total}
+    assert not any(snap.exists for snap in stack.firestore().get_all(docs))
