@@ -14,6 +14,7 @@ this process, so the official clients here (and :mod:`shared.clients`) reach the
 
 from __future__ import annotations
 
+import base64
 import concurrent.futures
 import contextlib
 import functools
@@ -271,9 +272,13 @@ class LocalStack:
             "CLOUD_TASKS_EMULATOR_HOST": f"127.0.0.1:{tasks_port}",
         }
         os.environ.update(self.env)
+        # the local stand-in for the credentials' Cloud KMS key (shared.quotas.credentials), made
+        # per stack and inherited by its functions; kept out of self.env, which is written to
+        # stack.json: a developer's own key wins
+        os.environ.setdefault("CREDENTIALS_LOCAL_KEY", base64.b64encode(os.urandom(32)).decode())
         from shared import clients, settings
 
-        settings.get_settings.cache_clear()
+        settings.reset_cache()
         clients.reset()
         pubsub = self._spawn(
             "pubsub-emulator",

@@ -1,7 +1,8 @@
 """``plumb keys create|list|revoke|rotate`` for both HTTP APIs, through :mod:`shared.api_keys`.
 
 - ``quota`` keys belong to one customer and carry scope ``runs``: they open the admission API
-  (``/runs/start`` ...) for that customer only;
+  (``/runs/start`` ...) for that customer only; scope ``credentials`` (``--scope credentials``)
+  lets a key hand over that customer's cloud credentials (``POST /credentials``);
 - ``refresh`` keys belong to the platform and carry ``refresh:read`` (role viewer) or also
   ``refresh:write`` (role operator) for the refresh API (``/status``, ``/history``, ``/trigger``).
 
@@ -130,7 +131,7 @@ def keys() -> None:
     multiple=True,
     default=("runs",),
     show_default=True,
-    help="quota: scopes (repeatable).",
+    help="quota: scopes (repeatable): runs, credentials.",
 )
 @click.option("--expires-days", type=click.IntRange(1, 3650), help="Expire after N days.")
 @json_option

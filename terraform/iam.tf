@@ -82,10 +82,12 @@ resource "google_secret_manager_secret_iam_member" "function" {
   member    = google_service_account.function[each.value.function].member
 }
 
+# Encrypt only: the one holder (quota-api, POST /credentials) seals credentials and no route
+# returns them. A function that opens them would need its own decrypter grant.
 resource "google_kms_crypto_key_iam_member" "customer_credentials" {
   for_each      = { for name, f in local.functions : name => f if f.access.kms }
   crypto_key_id = google_kms_crypto_key.customer_credentials.id
-  role          = "roles/cloudkms.cryptoKeyEncrypterDecrypter"
+  role          = "roles/cloudkms.cryptoKeyEncrypter"
   member        = google_service_account.function[each.key].member
 }
 

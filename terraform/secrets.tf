@@ -31,8 +31,8 @@ resource "google_kms_crypto_key" "bigquery" {
   }
 }
 
-# Envelope key for customer credentials (integration tokens stored per customer): functions
-# whose manifest entry says access.kms = true may encrypt/decrypt with it, nobody else.
+# Envelope key for customer credentials (cloud credentials stored per customer): functions
+# whose manifest entry says access.kms = true may encrypt with it (iam.tf), nobody else.
 resource "google_kms_crypto_key" "customer_credentials" {
   name            = "customer-credentials"
   key_ring        = google_kms_key_ring.this.id

@@ -3,7 +3,9 @@
 POST /runs/start     {"pipeline", "run_id", "lease_seconds"?} -> 200 admitted / 429 refused
 POST /runs/heartbeat {"run_id", "lease_seconds"?}            -> 200 / 409 no lease
 POST /runs/finish    {"run_id", "status"}                    -> 200 {"released": bool}
-Header: ``Authorization: Bearer <key>`` or ``X-API-Key: <key>``.
+POST /credentials    {"provider", "credential_id", "secret"} -> 201 / 200 already / 409
+Header: ``Authorization: Bearer <key>`` or ``X-API-Key: <key>``; scope ``runs`` for the
+``/runs`` routes, ``credentials`` for ``/credentials``.
 """
 
 from typing import Any

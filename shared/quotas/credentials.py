@@ -177,16 +177,28 @@ def open_sealed(wrapper: KeyWrapper, stored: str, customer_id: str, record_id: s
     return _aesgcm_open(wrapper.unwrap(wrapped, aad), sealed, aad)
 
 
-def store(customer_id: str, provider: str, secret: bytes, wrapper: KeyWrapper) -> str:
-    """Encrypt and insert one credential (by DML); returns its id. The secret is never logged."""
+_PUT = """
+MERGE {table} AS T
+USING (SELECT @c AS customer_id, @id AS credential_id) AS S
+ON T.customer_id = S.customer_id AND T.credential_id = S.credential_id
+WHEN NOT MATCHED THEN INSERT (customer_id, credential_id, provider, ciphertext, key_ref, created_at)
+VALUES (@c, @id, @p, @ct, @ref, @now)
+"""
+
+
+def put(
+    customer_id: str, credential_id: str, provider: str, secret: bytes, wrapper: KeyWrapper
+) -> bool:
+    """Encrypt and record one credential under the caller's id; True when recorded now, False
+    when the customer already holds ``credential_id`` (a credential is never replaced: a
+    retried call changes nothing, a new secret takes a new id). The secret is never logged."""
     problems: list[str] = []
     check_id(problems, "customer_id", customer_id)
+    check_id(problems, "credential_id", credential_id)
     check_id(problems, "provider", provider)
     raise_if(problems)
-    credential_id = secrets.token_hex(8)
-    db.run(
-        f"INSERT INTO {db.table(TABLE)} (customer_id, credential_id, "
-        "provider, ciphertext, key_ref, created_at) VALUES (@c, @id, @p, @ct, @ref, @now)",
+    _, recorded = db.run(
+        _PUT.format(table=db.table(TABLE)),
         {
             "c": customer_id,
             "id": credential_id,
@@ -196,6 +208,13 @@ def store(customer_id: str, provider: str, secret: bytes, wrapper: KeyWrapper) -
             "now": datetime.now(UTC),
         },
     )
+    return recorded > 0
+
+
+def store(customer_id: str, provider: str, secret: bytes, wrapper: KeyWrapper) -> str:
+    """Encrypt and record one credential under a new random id; returns the id."""
+    credential_id = secrets.token_hex(8)
+    put(customer_id, credential_id, provider, secret, wrapper)
     return credential_id
 
 

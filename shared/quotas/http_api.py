@@ -2,7 +2,8 @@
 
 Every call acts on the key's own customer only: run ids are namespaced by customer, so a run
 id another customer also uses is a different run, never touched; a body naming another
-``customer_id`` is refused with 403.
+``customer_id`` is refused with 403. Each route needs its scope on the key: ``runs`` for the
+admission routes, ``credentials`` for ``/credentials`` (:mod:`shared.quotas.credentials_api`).
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from shared.settings import get_settings
 logger = logging.getLogger("shared.quotas.http_api")
 Response = tuple[dict[str, Any], int]
 SCOPE = "runs"
-ROUTES = ("start", "heartbeat", "finish")
+ROUTES = {"start": SCOPE, "heartbeat": SCOPE, "finish": SCOPE, "credentials": "credentials"}
+"""each route (the path's last segment) and the scope a key needs for it"""
 
 
 def dispatch(  # noqa: PLR0911 - one response per outcome
@@ -29,8 +31,9 @@ def dispatch(  # noqa: PLR0911 - one response per outcome
     log.configure(settings.project_id, settings.log_level)
     if method != "POST":
         return {"error": "method_not_allowed"}, 405
-    try:
-        key = api_keys.authenticate(headers, SCOPE)
+    action = path.rstrip("/").rsplit("/", 1)[-1]
+    try:  # an unknown route needs the admission scope, so it answers as it always did
+        key = api_keys.authenticate(headers, ROUTES.get(action, SCOPE))
     except api_keys.ApiKeyError as exc:
         return {
             "error": "unauthenticated" if exc.status == 401 else "forbidden",
@@ -38,11 +41,10 @@ def dispatch(  # noqa: PLR0911 - one response per outcome
         }, exc.status
     if not isinstance(body, dict):
         return {"error": "invalid_input", "detail": "body must be a JSON object"}, 400
-    action = path.rstrip("/").rsplit("/", 1)[-1]
     if action not in ROUTES:
         return {
             "error": "not_found",
-            "detail": "use /runs/start, /runs/heartbeat or /runs/finish",
+            "detail": "use /runs/start, /runs/heartbeat, /runs/finish or /credentials",
         }, 404
     claimed = body.get("customer_id")
     if claimed is not None and claimed != key.customer_id:
@@ -55,6 +57,10 @@ def dispatch(  # noqa: PLR0911 - one response per outcome
 
 def _route(action: str, customer_id: str, body: dict[str, Any]) -> Response:
     # malformed values are refused by the validation inside each call (400, nothing changed)
+    if action == "credentials":  # imported here: the admission routes never load it
+        from shared.quotas import credentials_api
+
+        return credentials_api.submit(customer_id, body)
     lease: Any = body.get("lease_seconds", admission.DEFAULT_LEASE_S)
     run_id: Any = body.get("run_id")
     if action == "start":

@@ -105,3 +105,9 @@ def add_provider(customer_id: str, provider: str) -> bool:
         )
         _mark_recorded(PROVIDERS, customer_id, provider)
     return added
+
+
+def has_provider(customer_id: str, provider: str) -> bool:
+    """Whether ``provider`` is one of the customer's configured providers (its seat taken)."""
+    snap = clients.firestore().collection(PROVIDERS).document(customer_id).get()
+    return provider in dict(store.plain(snap.to_dict()).get("items", {}))

@@ -6,19 +6,25 @@ and unicode digits, sent with the machine loaded.
 Every answer is checked against docs/quotas.md, exactly:
 
 - 413 oversize (before anything else), 405 non-POST, 401 (one message) for a missing /
-  malformed / unknown / expired / inactive key, 403 for a key without scope ``runs`` or a body
-  naming another customer, 400 for bad input, 404 for other routes: nothing changes;
+  malformed / unknown / expired / inactive key, 403 for a key without scope ``runs`` (or
+  ``credentials`` on ``/credentials``) or a body naming another customer, 400 for bad input,
+  404 for other routes: nothing changes;
 - a decision (200 / 409 / 429) is visible in Firestore right after the answer (the day's
   ``runs``, the customer's leases), and its usage event reaches ``quota_usage_events`` after the
   documented flush (the outbox is drained ~1 s after a commit; the lease sweep is the
   backstop): exactly one event per call, of the kind the answer promised;
 - tenants A and B share every run id: a key acts only on its own customer's runs, so each
-  customer's leases and day document follow its own answers only.
+  customer's leases and day document follow its own answers only;
+- one call in ten goes to ``/credentials`` with the tenant's ``credentials`` key, both tenants
+  choosing from the same few credential ids: 201 / 200 / 409 / 400 / 403 exactly as the
+  body deserves, and every id answered 2xx is one row in BigQuery, sealed for its own
+  customer, holding a secret that call (or its retry) sent.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import time
 import uuid
 from collections import Counter
@@ -32,19 +38,32 @@ from hypothesis import strategies as st
 
 from devstack.stack import LocalStack
 from shared import api_keys
-from shared.quotas import customers, store
+from shared.quotas import credentials, customers, members, store
+from shared.quotas.credentials_api import MAX_SECRET_BYTES
 from tests.e2e.boundary import harness, http_harness
 
 pytestmark = pytest.mark.stack
 TOTALS: dict[str, int] = {}
 RUN_IDS = [f"run-{i}" for i in range(24)] + ["A", "x" * 128, "a.b:c-d_e"]
 VALID_PATHS = ["/runs/start", "/runs/heartbeat", "/runs/finish"]
-OTHER_PATHS = ["/", "/runs", "/runs/stop", "/runs/START", "/runs/start/extra", "/status"]
+OTHER_PATHS = [
+    "/",
+    "/runs",
+    "/runs/stop",
+    "/runs/START",
+    "/runs/start/extra",
+    "/status",
+    "/credentials",
+]
 STATUSES = ["COMPLETED", "failed", "Cancelled", "done", "", "\uff23OMPLETED"]
 DAILY_LIMIT = 40
 CONCURRENT_LIMIT = 6
 MARGIN = timedelta(seconds=5)
 TENANTS = ("A", "B")
+GOOD_CREDENTIAL_IDS = [f"c{i}" for i in range(12)] + ["x" * 128]
+CREDENTIAL_IDS = [*GOOD_CREDENTIAL_IDS, "bad id", "", "c\u0661", "x" * 129]
+PROVIDERS = ["aws", "aws", "aws", "gcp", "AWS", ""]
+CONFIGURED = "aws"  # the one provider both tenants configured
 
 
 @dataclass
@@ -54,6 +73,7 @@ class Keys:
     no_scope: str  # tenant A's key without scope runs (refresh:read)
     expired: str
     inactive: str
+    credentials: dict[str, str]  # tenant -> key with scope credentials only
 
 
 @dataclass
@@ -67,6 +87,41 @@ class Tenant:
 
 
 # ---------------------------------------------------------------- generation
+@st.composite
+def credentials_call(draw: st.DrawFn, keys: Keys) -> http_harness.Call:
+    """A ``/credentials`` call with the tenant's credentials key: mostly well formed, both
+    tenants on the same few ids, else a field missing, mistyped, oversize or not Unicode."""
+    tenant = draw(st.sampled_from(TENANTS))
+    headers: dict[str, str | bytes] = {"Authorization": f"Bearer {keys.credentials[tenant]}"}
+    meta = {"who": f"{tenant}-credentials", "tenant": tenant, "credentials": True}
+    if draw(st.booleans()):  # well formed: a configured provider, a good id, a secret
+        good = {
+            "provider": CONFIGURED,
+            "credential_id": draw(st.sampled_from(GOOD_CREDENTIAL_IDS)),
+            "secret": draw(st.text(min_size=1, max_size=40)),
+        }
+        return http_harness.Call("POST", "/credentials", headers, json.dumps(good).encode(), meta)
+    body: dict[str, Any] = {
+        "provider": draw(st.one_of(st.sampled_from(PROVIDERS), http_harness.json_scalar)),
+        "credential_id": draw(st.sampled_from(CREDENTIAL_IDS)),
+        "secret": draw(
+            st.one_of(
+                st.text(min_size=1, max_size=40),
+                st.text(min_size=1, max_size=40),
+                st.sampled_from(["", "\ud800", "x" * (MAX_SECRET_BYTES + 1)]),
+                http_harness.json_scalar,
+            )
+        ),
+    }
+    if draw(st.integers(0, 9)) == 0:
+        del body[draw(st.sampled_from(sorted(body)))]
+    if draw(st.integers(0, 9)) == 0:
+        own, other = (keys.customers[t] for t in (tenant, "B" if tenant == "A" else "A"))
+        body["customer_id"] = draw(st.sampled_from([own, other]))
+    # ASCII JSON: a lone surrogate travels as its escape
+    return http_harness.Call("POST", "/credentials", headers, json.dumps(body).encode(), meta)
+
+
 @st.composite
 def body_for(draw: st.DrawFn, route: str, own: str, other: str) -> Any:
     body: dict[str, Any] = {}
@@ -121,6 +176,8 @@ def wellformed_body(draw: st.DrawFn, route: str) -> dict[str, Any]:
 
 @st.composite
 def call(draw: st.DrawFn, keys: Keys) -> http_harness.Call:
+    if draw(st.integers(0, 9)) == 0:
+        return draw(credentials_call(keys))
     if draw(st.integers(0, 9)) < 4:  # well-formed: a tenant's key, POST, a route, a good body
         tenant = draw(st.sampled_from(TENANTS))
         route = draw(st.sampled_from(["start", "start", "heartbeat", "finish"]))
@@ -204,8 +261,25 @@ def _valid_lease(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 86400
 
 
+def expected_credentials(c: http_harness.Call, keys: Keys) -> set[int]:
+    """The statuses a ``/credentials`` call with a credentials key deserves (docs/quotas.md)."""
+    body = json.loads(c.body)
+    if body.get("customer_id") not in (None, keys.customers[c.meta["tenant"]]):
+        return {403}
+    secret = body.get("secret")
+    try:
+        secret_ok = isinstance(secret, str) and 0 < len(secret.encode()) <= MAX_SECRET_BYTES
+    except UnicodeEncodeError:
+        secret_ok = False
+    if not (_valid_id(body.get("provider")) and _valid_id(body.get("credential_id")) and secret_ok):
+        return {400}
+    return {200, 201} if body["provider"] == CONFIGURED else {409}
+
+
 def expected(c: http_harness.Call, keys: Keys) -> tuple[set[int], str]:  # noqa: PLR0911 - one per rule
     """The statuses docs/quotas.md allows for this request, and the route it reaches (or "")."""
+    if c.meta.get("credentials"):
+        return expected_credentials(c, keys), ""
     if len(c.body) > 64 * 1024:
         return {413}, ""
     if c.method != "POST":
@@ -215,13 +289,15 @@ def expected(c: http_harness.Call, keys: Keys) -> tuple[set[int], str]:  # noqa:
         return {403}, ""
     if not c.meta["tenant"]:
         return {401}, ""
+    route = c.path.rstrip("/").rsplit("/", 1)[-1]
+    if route == "credentials":  # the tenants' keys carry scope runs only
+        return {403}, ""
     try:
         body = json.loads(c.body) if c.body.strip() else None
     except (ValueError, RecursionError):  # too deep to parse is not JSON either: 400
         body = None
     if not isinstance(body, dict):
         return {400}, ""
-    route = c.path.rstrip("/").rsplit("/", 1)[-1]
     if route not in ("start", "heartbeat", "finish"):
         return {404}, ""
     customer = keys.customers[c.meta["tenant"]]
@@ -356,6 +432,32 @@ def check_events(stack: LocalStack, keys: Keys, tenants: dict[str, Tenant]) -> N
         assert not missing and not extra, f"tenant {n}: missing {missing} extra {extra}"
 
 
+def check_credentials(stack: LocalStack, keys: Keys, calls: list[http_harness.Call]) -> None:
+    """Every credential id answered 2xx is one row of its own customer, sealed for it, holding
+    the secret of its 201 (or of one of its 2xx calls: a 5xx resent can end as a 200); no row
+    for any other id; at most one 201 per (customer, id)."""
+    sent: dict[tuple[str, str], list[tuple[int, str]]] = {}
+    for c in calls:
+        if c.final in (200, 201):
+            body = json.loads(c.body)
+            customer = keys.customers[c.meta["tenant"]]
+            sent.setdefault((customer, body["credential_id"]), []).append((c.final, body["secret"]))
+    rows = stack.query(
+        "SELECT customer_id, credential_id, COUNT(*) AS n FROM "
+        f"`{stack.project}.customers.customer_cloud_credentials` "
+        "WHERE customer_id IN UNNEST(@c) GROUP BY customer_id, credential_id",
+        {"c": list(keys.customers.values())},
+    )
+    assert {(r["customer_id"], r["credential_id"]): r["n"] for r in rows} == dict.fromkeys(sent, 1)
+    cipher = credentials.LocalCipher(os.environ[credentials.ENV_KEY])
+    for (customer, credential_id), answers in sent.items():
+        created = [secret for status, secret in answers if status == 201]
+        assert len(created) <= 1, f"{customer} {credential_id}: created twice"
+        stored = credentials.load(customer, credential_id, cipher)
+        assert stored is not None
+        assert stored.decode() in (created or [secret for _, secret in answers])
+
+
 # ---------------------------------------------------------------- the test
 @pytest.fixture(scope="module")
 def keys(stack: LocalStack) -> Keys:
@@ -372,7 +474,10 @@ def keys(stack: LocalStack) -> Keys:
     )[1]
     inactive_id, inactive = api_keys.create_key(ids["B"], ["runs"])
     api_keys.deactivate(inactive_id)
-    return Keys(ids, valid, no_scope, expired, inactive)
+    for customer in ids.values():
+        assert members.add_provider(customer, CONFIGURED)
+    sealing = {t: api_keys.create_key(c, ["credentials"])[1] for t, c in ids.items()}
+    return Keys(ids, valid, no_scope, expired, inactive, sealing)
 
 
 loaded = harness.loaded_fixture("quota-api", TOTALS)
@@ -385,6 +490,7 @@ def test_quota_api_every_request_is_answered_as_documented_and_recorded(
     tenants = {n: Tenant() for n in TENANTS}
     days: set[str] = set()
     sent = 0
+    sealing: list[http_harness.Call] = []
 
     @harness.batches
     @given(st.lists(call(keys), min_size=harness.BATCH, max_size=harness.BATCH))
@@ -402,6 +508,8 @@ def test_quota_api_every_request_is_answered_as_documented_and_recorded(
                 assert c.json()["detail"] == api_keys.UNAUTHENTICATED, c.describe()
             if route:
                 c.meta |= {"route": route, "customer": keys.customers[c.meta["tenant"]]}
+            if c.meta.get("credentials"):
+                sealing.append(c)
         apply(batch, tenants, day, sent_at)
         check_firestore(keys, tenants, days)
         http_harness.tally(batch, TOTALS)
@@ -410,6 +518,9 @@ def test_quota_api_every_request_is_answered_as_documented_and_recorded(
     check()
     assert sent >= 1000
     check_events(stack, keys, tenants)
+    check_credentials(stack, keys, sealing)
+    TOTALS["credentials_calls"] = len(sealing)
+    assert sum(c.final == 201 for c in sealing) >= 4, "too few credentials stored to mean much"
     decided = sum(sum(t.events.values()) for t in tenants.values())
     TOTALS["decided_events"] = decided
     assert decided >= 100, "too few requests reached a decision to mean anything"

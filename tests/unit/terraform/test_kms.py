@@ -84,7 +84,7 @@ def test_the_grant_follows_access_kms_on_the_credentials_key() -> None:
     rule = grant["customer_credentials"]
     assert "f.access.kms" in str(rule["for_each"])
     assert cc._first(rule["crypto_key_id"]) == "${google_kms_crypto_key.customer_credentials.id}"
-    assert cc._first(rule["role"]) == "roles/cloudkms.cryptoKeyEncrypterDecrypter"
+    assert cc._first(rule["role"]) == "roles/cloudkms.cryptoKeyEncrypter"  # seal only
 
 
 def _key_name_from_secrets_tf(project: str, region: str, environment: str) -> str:
@@ -104,6 +104,8 @@ def test_a_function_declaring_kms_gets_the_key_name_in_its_env(tmp_path: Path) -
     shutil.copytree(cc.REPO / "shared" / "resources", shared / "resources")
     quotas = shared / "resources" / "quotas.json"
     fragment = json.loads(quotas.read_text())
+    for fn in fragment["functions"]:  # exactly one holder: the first, whoever holds it now
+        fn["access"]["kms"] = False
     fragment["functions"][0]["access"]["kms"] = True
     quotas.write_text(json.dumps(fragment))
     chosen = fragment["functions"][0]["name"]
