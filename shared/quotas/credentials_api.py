@@ -12,6 +12,7 @@ logged, echoed or put in an error message.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from shared.quotas import credentials, members
@@ -20,6 +21,12 @@ from shared.quotas.validation import check_id, raise_if
 SCOPE = "credentials"
 MAX_SECRET_BYTES = 8 * 1024
 Response = tuple[dict[str, Any], int]
+
+
+@functools.cache
+def _wrapper() -> credentials.KeyWrapper:
+    """One key wrapper per instance: in the cloud it holds the KMS client and its channel."""
+    return credentials.default_wrapper()
 
 
 def _secret(problems: list[str], value: object) -> bytes:
@@ -50,9 +57,7 @@ def submit(customer_id: str, body: dict[str, Any]) -> Response:
             "error": "provider_not_configured",
             "detail": f"add provider {provider!r} to this customer first",
         }, 409
-    created = credentials.put(
-        customer_id, credential_id, provider, secret, credentials.default_wrapper()
-    )
+    created = credentials.put(customer_id, credential_id, provider, secret, _wrapper())
     return {"customer_id": customer_id, "credential_id": credential_id, "created": created}, (
         201 if created else 200
     )
