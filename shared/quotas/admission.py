@@ -167,6 +167,23 @@ def usage(customer_id: str, day: date | None = None) -> dict[str, Any]:
     }
 
 
+def not_in_standing(profile: dict[str, Any], now: datetime) -> str | None:
+    """Why a customer (its ``quota_customers`` document) may not act now, or None."""
+    status = profile.get("status")
+    if not profile:
+        return "unknown_customer"
+    if status == "SUSPENDED":
+        return "customer_suspended"
+    if status == "CANCELLED":
+        return "customer_cancelled"
+    trial_ends = profile.get("trial_ends_at")
+    if status == "TRIAL" and (trial_ends is None or trial_ends <= now):
+        return "trial_expired"
+    if status not in ACTIVE_STATUSES:
+        return "no_active_subscription"
+    return None
+
+
 # ---------------------------------------------------------------- group commit per customer
 class _Lane:
     def __init__(self) -> None:
@@ -357,18 +374,11 @@ class _State:
             )
         return len(lost)
 
-    def refusal(self) -> str | None:  # noqa: PLR0911 - one reason each
-        status = self.profile.get("status")
-        if not self.profile:
-            return "unknown_customer"
-        if status == "SUSPENDED":
-            return "customer_suspended"
-        if status == "CANCELLED":
-            return "customer_cancelled"
-        trial_ends = self.profile.get("trial_ends_at")
-        if status == "TRIAL" and (trial_ends is None or trial_ends <= self.now):
-            return "trial_expired"
-        if status not in ACTIVE_STATUSES or self.daily_limit <= 0 or self.concurrent_limit <= 0:
+    def refusal(self) -> str | None:
+        standing = not_in_standing(self.profile, self.now)
+        if standing is not None:
+            return standing
+        if self.daily_limit <= 0 or self.concurrent_limit <= 0:
             return "no_active_subscription"
         if self.admitted >= self.daily_limit:
             return "daily_limit_reached"

@@ -13,9 +13,10 @@ logged, echoed or put in an error message.
 from __future__ import annotations
 
 import functools
+from datetime import UTC, datetime
 from typing import Any
 
-from shared.quotas import credentials, members
+from shared.quotas import admission, credentials, members, store
 from shared.quotas.validation import check_id, raise_if
 
 SCOPE = "credentials"
@@ -45,13 +46,18 @@ def _secret(problems: list[str], value: object) -> bytes:
 
 def submit(customer_id: str, body: dict[str, Any]) -> Response:
     """Seal and record ``body["secret"]`` for the key's customer: 201 recorded now, 200
-    already recorded under that id, 409 for a provider the customer has not configured;
+    already recorded under that id, 409 for a customer not in standing (suspended, cancelled,
+    trial over: the reason admission gives) or a provider it has not configured;
     :class:`~shared.quotas.validation.InvalidInputError` (400) for bad input."""
     problems: list[str] = []
     provider = check_id(problems, "provider", body.get("provider"))
     credential_id = check_id(problems, "credential_id", body.get("credential_id"))
     secret = _secret(problems, body.get("secret"))
     raise_if(problems)
+    profile = store.plain(store.customer_ref(customer_id).get().to_dict())
+    standing = admission.not_in_standing(profile, datetime.now(UTC))
+    if standing is not None:
+        return {"error": standing, "detail": "this customer may not store credentials now"}, 409
     if not members.has_provider(customer_id, provider):
         return {
             "error": "provider_not_configured",

@@ -1,5 +1,6 @@
 """``POST /credentials`` through functions-framework: sealed for its own customer only, once
-per id, behind its own scope and a configured provider; the secret never echoed nor logged."""
+per id, behind its own scope, a customer in standing and a configured provider; the secret
+never echoed nor logged."""
 
 from __future__ import annotations
 
@@ -106,3 +107,8 @@ def test_credentials_need_their_scope_a_configured_provider_and_good_input(
     # the largest secret allowed is stored
     largest = {**good, "secret": "é" * (MAX_SECRET_BYTES // 2)}
     assert _post(stack, "/credentials", key, largest).status_code == 201
+    # a suspended customer stores nothing (the reason admission gives)
+    customers.set_status(customer, "SUSPENDED")
+    suspended = _post(stack, "/credentials", key, {**good, "credential_id": "c2"})
+    assert suspended.status_code == 409 and suspended.json()["error"] == "customer_suspended"
+    assert [r["credential_id"] for r in _stored(stack, customer)] == ["c1"]
