@@ -19,7 +19,6 @@ from typing import Any
 from shared.quotas import admission, credentials, members, store
 from shared.quotas.validation import check_id, raise_if
 
-SCOPE = "credentials"
 MAX_SECRET_BYTES = 8 * 1024
 Response = tuple[dict[str, Any], int]
 
