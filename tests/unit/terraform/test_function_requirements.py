@@ -122,7 +122,9 @@ def _owner(module: str) -> str | None:
 
 
 def _with_dependencies(names: set[str]) -> set[str]:
-    """The distributions ``names`` install, their dependencies included (extras too)."""
+    """The distributions ``names`` install, with their dependencies. Optional extras are left
+    out, except ``grpc``, which the Google client libraries ask for; environment markers are
+    not evaluated (a dependency for another Python counts as installed)."""
     todo, seen = list(names), set(names)
     while todo:
         try:
