@@ -39,11 +39,16 @@ VALUES (@c, @p, NULL, TRUE, @now)
 """
 
 
+def _seats(collection: str, customer_id: str) -> Any:
+    """The customer's seat document of one kind (``MEMBERS`` or ``PROVIDERS``)."""
+    return clients.firestore().collection(collection).document(customer_id)
+
+
 def _gate(
     collection: str, customer_id: str, item: str, limit_field: str, data: dict[str, Any]
 ) -> tuple[bool, bool]:
     """Take a seat for ``item``; returns (added now, still to record in BigQuery)."""
-    ref = clients.firestore().collection(collection).document(customer_id)
+    ref = _seats(collection, customer_id)
     customer = store.customer_ref(customer_id)
 
     def decide() -> tuple[store.Plan, tuple[bool, bool]]:
@@ -63,7 +68,7 @@ def _gate(
 
 
 def _mark_recorded(collection: str, customer_id: str, item: str) -> None:
-    ref = clients.firestore().collection(collection).document(customer_id)
+    ref = _seats(collection, customer_id)
     path = clients.firestore().field_path("items", item, "recorded")
     ref.update({path: True})
 
@@ -109,5 +114,5 @@ def add_provider(customer_id: str, provider: str) -> bool:
 
 def has_provider(customer_id: str, provider: str) -> bool:
     """Whether ``provider`` is one of the customer's configured providers (its seat taken)."""
-    snap = clients.firestore().collection(PROVIDERS).document(customer_id).get()
+    snap = _seats(PROVIDERS, customer_id).get()
     return provider in dict(store.plain(snap.to_dict()).get("items", {}))
