@@ -139,23 +139,27 @@ locals {
 
   functions = {
     for f in flatten([for fr in local.fragments : try(fr.functions, [])]) : f.name => {
-      source        = f.source
-      entry_point   = f.entry_point
-      signature     = try(f.signature, "cloudevent")
-      trigger_type  = try(f.trigger.type, "http")
-      bucket        = try(f.trigger.bucket, null)
-      events        = try(f.trigger.events, ["finalized"])
-      subscription  = try(f.trigger.subscription, null)
-      concurrency   = try(f.concurrency, 8)
-      memory        = try(f.memory, "512Mi")
-      cpu           = try(f.cpu, null)
+      source       = f.source
+      entry_point  = f.entry_point
+      signature    = try(f.signature, "cloudevent")
+      trigger_type = try(f.trigger.type, "http")
+      bucket       = try(f.trigger.bucket, null)
+      events       = try(f.trigger.events, ["finalized"])
+      subscription = try(f.trigger.subscription, null)
+      concurrency  = try(f.concurrency, 8)
+      memory       = try(f.memory, "512Mi")
+      # Cloud Run refuses concurrency > 1 below 1 vCPU ("Total cpu < 1 is not supported with
+      # concurrency > 1"), and 512Mi alone derives 0.333: such a function states at least 1.
+      cpu           = try(f.cpu, try(f.concurrency, 8) > 1 ? "1" : null)
       timeout_s     = try(f.timeout_s, 540)
       min_instances = try(f.min_instances, 0)
       max_instances = try(f.max_instances, 10)
       # manifest `ingress`: all | internal | internal-and-gclb. Default: HTTP functions "all"
       # (or "internal-and-gclb" with var.http_behind_load_balancer), others "internal".
       ingress = local.ingress_settings[try(f.ingress, try(f.trigger.type, "http") != "http" ? "internal" : local.http_ingress)]
-      env = merge(local.core_env, {
+      # THREADS: functions-framework's gunicorn serves cpu_count * 4 requests at once unless
+      # told; the stack sets it to the concurrency too (devstack/stack.py).
+      env = merge(local.core_env, { THREADS = tostring(try(f.concurrency, 8)) }, {
         for k, v in try(f.env, {}) : k => replace(replace(tostring(v), "$${project}", var.project_id), "$${region}", var.region)
       }, try(f.access.kms, false) ? { CREDENTIALS_KMS_KEY = local.credentials_kms_key } : {})
       secrets   = { for name in try(f.secrets, []) : name => lower(replace(name, "_", "-")) }

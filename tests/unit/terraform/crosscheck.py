@@ -23,6 +23,7 @@ from typing import Any
 import hcl2
 import pytest
 
+from devstack.stack import FunctionSpec
 from devstack.ticker import message_of
 from shared.resources import Manifest
 from shared.settings import EMULATOR_VARS, ENV_VARS
@@ -203,7 +204,8 @@ def check_evaluated(ev: dict[str, Any], manifest: Manifest) -> list[str]:  # noq
             continue
         if got["entry_point"] != fn["entry_point"] or got["source"] != fn["source"]:
             problems.append(f"function {fn['name']}: entry point or source differs")
-        want_env = set(CORE_ENV) | set(fn.get("env", {}))
+        want_env = set(CORE_ENV) | set(fn.get("env", {})) | {"THREADS"}
+        problems += _serving_problems(fn, got)
         if fn.get("access", {}).get("kms"):
             want_env.add("CREDENTIALS_KMS_KEY")  # the key its grant is on (iam.tf)
         if set(got["env"]) != want_env:
@@ -229,6 +231,26 @@ def check_evaluated(ev: dict[str, Any], manifest: Manifest) -> list[str]:  # noq
             )
         if got["env"].get("APP_ENV") != "prod" or got["env"].get("PROJECT_ID") != PROJECT:
             problems.append(f"function {fn['name']}: core settings not wired from variables")
+    return problems
+
+
+def _serving_problems(fn: dict[str, Any], got: dict[str, Any]) -> list[str]:
+    """The cloud serves a function as the stack does (concurrency, and as many gunicorn threads,
+    ``THREADS``), with the vCPU Cloud Run demands for it: concurrency > 1 below 1 vCPU is refused
+    at deploy ("Total cpu < 1 is not supported with concurrency > 1"; 512Mi alone gives 0.333)."""
+    concurrency = FunctionSpec.from_manifest(fn).concurrency
+    problems = []
+    if got.get("concurrency") != concurrency:
+        problems.append(f"function {fn['name']}: concurrency {got.get('concurrency')} != {concurrency}")
+    if got["env"].get("THREADS") != str(concurrency):
+        problems.append(
+            f"function {fn['name']}: THREADS {got['env'].get('THREADS')!r} != {concurrency}"
+        )
+    if concurrency > 1 and float(got.get("cpu") or 0) < 1:
+        problems.append(
+            f"function {fn['name']}: concurrency {concurrency} needs at least 1 vCPU, "
+            f"cpu is {got.get('cpu')!r}"
+        )
     return problems
 
 

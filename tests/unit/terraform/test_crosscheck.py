@@ -319,6 +319,7 @@ def test_new_manifest_entries_are_deployed_without_terraform_edits(
         "APP_ENV": "prod",
         "BIGQUERY_LOCATION": "EU",
         "LOG_LEVEL": "INFO",
+        "THREADS": "4",
         "THUMB_SIZE": "256",
         "MEDIA_BUCKET": f"{cc.PROJECT}-media",
     }
@@ -376,6 +377,41 @@ def test_terraform_dropping_manifest_fields_fails(product: Path, tmp_path: Path)
     problems = _all_problems(product, tmp_path / "work", mutated)
     assert any("thumbs-sweep: cron" in p for p in problems), problems
     assert any("function thumbs: env" in p for p in problems), problems
+
+
+def test_concurrency_takes_one_vcpu_and_as_many_threads(product: Path, tmp_path: Path) -> None:
+    fragment = _fragment(product)
+    fragment["functions"][1]["concurrency"] = 1  # scanner: one request at a time
+    _write(product, fragment)
+    evaluated = cc.evaluate_manifest_locals(product / "shared", tmp_path / "ok")
+    thumbs, scanner = evaluated["functions"]["thumbs"], evaluated["functions"]["scanner"]
+    assert (thumbs["cpu"], thumbs["env"]["THREADS"]) == ("1", "4")
+    assert (scanner["cpu"], scanner["env"]["THREADS"]) == (None, "1")  # Cloud Run picks
+    assert cc.check_evaluated(evaluated, load(product / "shared" / "resources")) == []
+
+    fragment["functions"][0]["cpu"] = "0.5"  # stated, but below what concurrency 4 needs
+    _write(product, fragment)
+    problems = _all_problems(product, tmp_path / "low")
+    assert any("thumbs: concurrency 4 needs at least 1 vCPU" in p for p in problems), problems
+
+
+def test_terraform_leaving_cpu_or_threads_to_defaults_fails(
+    product: Path, tmp_path: Path
+) -> None:
+    text = (cc.TERRAFORM / "manifest.tf").read_text()
+    for name, old, new, expected in (
+        ("cpu", 'try(f.concurrency, 8) > 1 ? "1" : null', "null", "needs at least 1 vCPU"),
+        ("threads", "{ THREADS = tostring(try(f.concurrency, 8)) }", "{}", "THREADS None != 4"),
+    ):
+        assert old in text
+        mutated = tmp_path / name / "manifest.tf"
+        mutated.parent.mkdir()
+        mutated.write_text(text.replace(old, new, 1))
+        problems = _all_problems(product, tmp_path / name / "work", mutated)
+        assert any(p.startswith("function thumbs: ") and expected in p for p in problems), (
+            name,
+            problems,
+        )
 
 
 def _parsed_with(file: str, old: str, new: str) -> dict[str, dict[str, Any]]:
