@@ -13,6 +13,13 @@ figure is the median of the repetitions (errors and runs past a limit: the sum):
 1,024 calls lasts half a second, and its p95 moved by +-15 ms between repetitions of the same
 code on this machine.
 
+Both contended shapes run twice: from ONE process (one quota-api instance serving all 64
+calls, as its manifest concurrency of 80 allows) and from ``INSTANCES`` processes of 16 callers
+each (a scaled-out deployment: Cloud Run's balancer deals a customer's calls to any instance,
+so the instances race on that customer's preconditions). The second is this bench's answer to
+"what does a scale-out cost"; on this machine its processes also share the two cores that each
+instance would have alone in the cloud.
+
 Before anything is measured, one unmeasured run of the 16-customer shape on customers of its
 own warms the emulators' JIT: the first thousand commits of a fresh Firestore emulator cost it
 two to four times the CPU of later ones, and real Firestore is never cold. The alerts topic
@@ -21,13 +28,15 @@ is warmed the same way (:func:`_warm_alerts_topic`).
 
 from __future__ import annotations
 
+import contextlib
 import itertools
+import multiprocessing
 import os
 import statistics
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +44,7 @@ from devstack.stack import REPO, LocalStack
 
 CALLERS = 64
 CUSTOMERS = 16
+INSTANCES = 4  # processes of CALLERS // INSTANCES callers: a scaled-out quota-api
 NEW_CALLS = 1024  # per shape
 BASE_CALLS = 32  # per shape (the MERGE path is slow)
 SPREAD_DAILY = 48  # per customer: 1024 calls over 16 customers ask 64 each -> 16 refused each
@@ -81,7 +91,10 @@ def _shape(call: Callable[[int], Any], n: int, callers: int = CALLERS) -> dict[s
     t0 = time.perf_counter()
     for thread in threads:
         thread.join()
-    wall = time.perf_counter() - t0
+    return _figures(n, time.perf_counter() - t0, latencies, outcomes)
+
+
+def _figures(n: int, wall: float, latencies: list[float], outcomes: list[Any]) -> dict[str, Any]:
     ordered = sorted(latencies)
     return {
         "rate": n / wall,
@@ -90,6 +103,94 @@ def _shape(call: Callable[[int], Any], n: int, callers: int = CALLERS) -> dict[s
         "errors": sum(isinstance(o, Exception) for o in outcomes),
         "admitted": [o for o in outcomes if getattr(o, "admitted", False)],
     }
+
+
+def _instance(jobs: Any, results: Any, counter: Any) -> None:
+    """One quota-api instance (a process of its own: its GIL, lanes and clients), serving one
+    job per shape until it gets None."""
+    while (job := jobs.get()) is not None:
+        customers, n, start_at = job
+        results.put((*_serve(customers, n, start_at, counter), time.time()))
+
+
+def _serve(
+    customers: list[str], n: int, start_at: float, counter: Any
+) -> tuple[list[float], list[Any]]:
+    """``CALLERS // INSTANCES`` threads released at the wall-clock instant ``start_at`` take
+    call numbers from the counter every instance shares and call ``admission.start`` here."""
+    from shared.quotas import admission
+
+    latencies: list[float] = []
+    outcomes: list[Any] = []
+
+    def caller() -> None:
+        time.sleep(max(0.0, start_at - time.time()))
+        while True:
+            with counter.get_lock():
+                i = counter.value
+                counter.value += 1
+            if i >= n:
+                return
+            t0 = time.perf_counter()
+            outcome: Any
+            try:
+                outcome = admission.start(customers[i % len(customers)], "p", f"r{i}")
+            except Exception as exc:  # counted, never hidden (as text: it crosses processes)
+                outcome = RuntimeError(repr(exc))
+            latencies.append(time.perf_counter() - t0)
+            outcomes.append(outcome)
+
+    threads = [threading.Thread(target=caller) for _ in range(CALLERS // INSTANCES)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return latencies, outcomes
+
+
+class _Instances:
+    """``INSTANCES`` processes running :func:`_instance`, started once (each imports and warms
+    its own clients) and given one job per shape."""
+
+    def __init__(self) -> None:
+        context = multiprocessing.get_context("spawn")  # never fork a process holding gRPC
+        self.counter = context.Value("q", 0)
+        self.results = context.Queue()
+        self.jobs = [context.Queue() for _ in range(INSTANCES)]
+        self.processes = [
+            context.Process(target=_instance, args=(jobs, self.results, self.counter), daemon=True)
+            for jobs in self.jobs
+        ]
+
+    def __enter__(self) -> _Instances:
+        for process in self.processes:
+            process.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        for jobs in self.jobs:
+            jobs.put(None)
+        for process in self.processes:
+            process.join(timeout=30)
+            if process.is_alive():
+                process.terminate()
+
+    def shape(self, customers: Sequence[str], n: int) -> dict[str, Any]:
+        """``n`` calls over ``customers`` from every instance at once (call ``i`` is for
+        customer ``i % len(customers)``, on whichever instance takes it)."""
+        self.counter.value = 0
+        start_at = time.time() + 0.5  # every instance's threads are up by then
+        for jobs in self.jobs:
+            jobs.put((list(customers), n, start_at))
+        latencies: list[float] = []
+        outcomes: list[Any] = []
+        ended = start_at
+        for _ in self.jobs:
+            done, answered, end = self.results.get(timeout=600)
+            latencies += done
+            outcomes += answered
+            ended = max(ended, end)
+        return _figures(n, ended - start_at, latencies, outcomes)
 
 
 def _warm_alerts_topic() -> None:
@@ -122,18 +223,37 @@ def _contended(
     hot: str,
     calls: int,
     limits: tuple[int, int],
+    *,
+    instances: _Instances | None = None,
 ) -> tuple[dict[str, dict[str, Any]], dict[str, int]]:
     """The two contended shapes of one path: ``calls`` over the 16 ``spread`` customers, then
-    on the one ``hot`` customer; and the runs each admitted past its daily limit."""
-    shapes = {
-        "16 customers": _shape(lambda i: start(spread[i % CUSTOMERS], "p", f"r{i}"), calls),
-        "1 customer": _shape(lambda i: start(hot, "p", f"r{i}"), calls),
-    }
+    on the one ``hot`` customer (from this process, or from ``instances``: the Firestore path
+    only); and the runs each admitted past its daily limit."""
+    shapes = {}
+    if instances is not None:
+        shapes["16 customers"] = _settled(instances.shape(spread, calls))
+        shapes["1 customer"] = _settled(instances.shape([hot], calls))
+    else:
+        shapes["16 customers"] = _settled(
+            _shape(lambda i: start(spread[i % CUSTOMERS], "p", f"r{i}"), calls)
+        )
+        shapes["1 customer"] = _settled(_shape(lambda i: start(hot, "p", f"r{i}"), calls))
     past = {
         shape: _past_limits(shapes[shape]["admitted"], limit)
         for shape, limit in zip(shapes, limits, strict=True)
     }
     return shapes, past
+
+
+def _settled(figures: dict[str, Any]) -> dict[str, Any]:
+    """``figures``, once the shape's outbox rows are drained and every process's background
+    drain (due ``DRAIN_DELAY_S`` after its last commit) has run: no drain of one shape runs in
+    the next, whichever deployment each was measured on."""
+    from shared.quotas import outbox
+
+    time.sleep(outbox.DRAIN_DELAY_S + 0.3)
+    outbox.drain()
+    return figures
 
 
 def _median_of(reps: list[dict[str, Any]]) -> dict[str, Any]:
@@ -148,22 +268,27 @@ def _median_of(reps: list[dict[str, Any]]) -> dict[str, Any]:
 
 def run() -> list[dict[str, Any]]:
     from bench import _quotas_merge
-    from shared.quotas import admission, customers, outbox
+    from shared.quotas import admission, customers
 
-    with LocalStack(Path(REPO / ".local" / "bench-quotas"), functions=[]):
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(LocalStack(Path(REPO / ".local" / "bench-quotas"), functions=[]))
         tag = uuid.uuid4().hex[:6]
         reps = [
             ([f"spread-{tag}-{r}-{i}" for i in range(CUSTOMERS)], f"hot-{tag}-{r}")
             for r in range(REPS)
         ]
+        scaled_reps = [
+            ([f"ispread-{tag}-{r}-{i}" for i in range(CUSTOMERS)], f"ihot-{tag}-{r}")
+            for r in range(REPS)
+        ]
         base_spread = [f"bspread-{tag}-{i}" for i in range(CUSTOMERS)]
         base_hot = f"bhot-{tag}"
-        for spread, _ in reps:
+        for spread, _ in reps + scaled_reps:
             for customer in spread:
                 customers.upsert_customer(
                     customer, "SCALE", daily_limit=SPREAD_DAILY, concurrent_limit=10_000
                 )
-        for customer in [hot for _, hot in reps] + [base_hot]:
+        for customer in [hot for _, hot in reps + scaled_reps] + [base_hot]:
             customers.upsert_customer(
                 customer, "SCALE", daily_limit=HOT_DAILY, concurrent_limit=10_000
             )
@@ -178,12 +303,15 @@ def run() -> list[dict[str, Any]]:
         )
 
         warm = [f"warm-{tag}-{i}" for i in range(CUSTOMERS)]
-        for customer in warm:
+        scaled_warm = [f"iwarm-{tag}-{i}" for i in range(CUSTOMERS)]
+        for customer in warm + scaled_warm:
             customers.upsert_customer(
                 customer, "SCALE", daily_limit=SPREAD_DAILY, concurrent_limit=10_000
             )
+        instances = stack.enter_context(_Instances())
         _shape(lambda i: admission.start(warm[i % CUSTOMERS], "p", f"r{i}"), NEW_CALLS)
-        outbox.drain()  # the warm-up's rows, so their background drain runs in no measured shape
+        # each instance's clients and channels open, and the warm-ups' rows drained
+        _settled(instances.shape(scaled_warm, NEW_CALLS))
         _warm_alerts_topic()
 
         single_customer, single_base = f"single-{tag}", f"bsingle-{tag}"
@@ -196,14 +324,35 @@ def run() -> list[dict[str, Any]]:
         single_baseline = _shape(
             lambda i: _quotas_merge.start(single_base, "p", f"r{i}"), BASE_CALLS // 4, 1
         )
-        runs = []
-        for spread, hot in reps:
-            runs.append(
+        runs: dict[str, list[tuple[dict[str, dict[str, Any]], dict[str, int]]]] = {
+            "1 instance": [],
+            f"{INSTANCES} instances": [],
+        }
+        for (spread, hot), (scaled_spread, scaled_hot) in zip(reps, scaled_reps, strict=True):
+            # the two deployments alternate, so that both see the same machine
+            runs["1 instance"].append(
                 _contended(admission.start, spread, hot, NEW_CALLS, (SPREAD_DAILY, HOT_DAILY))
             )
-            outbox.drain()  # this repetition's rows, before the next one is measured
-        new = {shape: _median_of([shapes[shape] for shapes, _ in runs]) for shape in runs[0][0]}
-        new_past = {shape: sum(past[shape] for _, past in runs) for shape in runs[0][1]}
+            runs[f"{INSTANCES} instances"].append(
+                _contended(
+                    admission.start,
+                    scaled_spread,
+                    scaled_hot,
+                    NEW_CALLS,
+                    (SPREAD_DAILY, HOT_DAILY),
+                    instances=instances,
+                )
+            )
+        new = {
+            (where, shape): _median_of([shapes[shape] for shapes, _ in done])
+            for where, done in runs.items()
+            for shape in done[0][0]
+        }
+        new_past = {
+            (where, shape): sum(past[shape] for _, past in done)
+            for where, done in runs.items()
+            for shape in done[0][1]
+        }
         base, base_past = _contended(
             _quotas_merge.start,
             base_spread,
@@ -211,7 +360,6 @@ def run() -> list[dict[str, Any]]:
             BASE_CALLS,
             (base_spread_limit, base_hot_limit),
         )
-        outbox.drain()
         load = os.getloadavg()
     figures: list[tuple[str, float, str, float | None]] = [
         ("load average (1 min) at the end, 2 cores", load[0], "load", None),
@@ -219,9 +367,9 @@ def run() -> list[dict[str, Any]]:
         ("admission p50 (1 caller, uncontended)", single["p50"], "ms", single_baseline["p50"]),
         ("admission p95 (1 caller, uncontended)", single["p95"], "ms", single_baseline["p95"]),
     ]
-    for shape in ("16 customers", "1 customer"):
-        n, b = new[shape], base[shape]
-        label = f"{CALLERS} callers, {shape}"
+    for (where, shape), n in new.items():
+        b = base[shape]  # the MERGE path, from one process
+        label = f"{CALLERS} callers, {shape}, {where}"
         figures += [
             (f"admissions/s ({label})", n["rate"], "1/s", b["rate"]),
             (f"admission p50 ({label})", n["p50"], "ms", b["p50"]),
@@ -234,7 +382,7 @@ def run() -> list[dict[str, Any]]:
             ),
             (
                 f"runs admitted past a limit ({label})",
-                float(new_past[shape]),
+                float(new_past[where, shape]),
                 "count",
                 float(base_past[shape]),
             ),
