@@ -5,13 +5,14 @@ module "function" {
   source   = "./modules/function"
   for_each = local.functions
 
-  project_id  = var.project_id
-  region      = var.region
-  name        = each.key
-  source_dir  = "${path.module}/../${each.value.source}"
-  shared_dir  = "${path.module}/../shared"
-  runtime     = "python313"
-  entry_point = each.value.entry_point
+  project_id     = var.project_id
+  region         = var.region
+  trigger_region = local.storage_trigger_location
+  name           = each.key
+  source_dir     = "${path.module}/../${each.value.source}"
+  shared_dir     = "${path.module}/../shared"
+  runtime        = "python313"
+  entry_point    = each.value.entry_point
 
   trigger_type                  = each.value.trigger_type
   bucket_name                   = each.value.bucket == null ? null : google_storage_bucket.manifest[each.value.bucket].name
@@ -53,7 +54,7 @@ resource "google_eventarc_trigger" "storage_extra" {
   for_each        = local.extra_storage_events
   name            = substr(each.key, 0, 63)
   project         = var.project_id
-  location        = var.region
+  location        = local.storage_trigger_location
   service_account = google_service_account.eventarc.email
   labels          = local.labels
 

@@ -53,11 +53,19 @@ resource "google_storage_bucket_iam_member" "logs_writer" {
 # soft delete (var.soft_delete_days, also covers a deleted bucket's objects) and, with
 # var.bucket_replication (prod), a dual-region bucket with optional turbo replication
 # (RPO 15 min) so a regional outage loses nothing.
+locals {
+  manifest_bucket_location = var.bucket_replication == null ? var.region : var.bucket_replication.location
+  # Eventarc takes a bucket's events only in the bucket's own location: its region, or the
+  # multi-region of a dual-region bucket ("eu"), never the functions' region then (the API:
+  # 'Bucket location "eu" does not match trigger location "europe-west1"').
+  storage_trigger_location = lower(local.manifest_bucket_location)
+}
+
 resource "google_storage_bucket" "manifest" {
   for_each                    = local.buckets
   name                        = each.value.name
   project                     = var.project_id
-  location                    = var.bucket_replication == null ? var.region : var.bucket_replication.location
+  location                    = local.manifest_bucket_location
   rpo                         = var.bucket_replication == null ? null : (var.bucket_replication.turbo ? "ASYNC_TURBO" : "DEFAULT")
   uniform_bucket_level_access = true
   public_access_prevention    = "enforced"

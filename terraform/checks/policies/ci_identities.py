@@ -24,7 +24,7 @@ def _conditioned(conf: dict[str, Any]) -> bool:
 class DeployerRoles(BaseResourceCheck):
     def __init__(self) -> None:
         super().__init__(
-            name="CI deployer: no owner-level roles; project IAM changes only for a fixed role list",
+            name="CI deployer: no owner-level roles; project IAM only for a fixed role list",
             id="CKV_PLUMB_2",
             categories=[CheckCategories.IAM],
             supported_resources=["google_project_iam_member"],

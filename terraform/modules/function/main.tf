@@ -86,7 +86,7 @@ resource "google_cloudfunctions2_function" "this" {
   dynamic "event_trigger" {
     for_each = var.trigger_type == "storage" ? [1] : []
     content {
-      trigger_region        = var.region
+      trigger_region        = var.trigger_region
       event_type            = "google.cloud.storage.object.v1.${var.storage_event}"
       retry_policy          = "RETRY_POLICY_RETRY"
       service_account_email = var.trigger_service_account_email

@@ -4,7 +4,12 @@ variable "project_id" {
 }
 
 variable "region" {
-  description = "Region of the function and its triggers."
+  description = "Region of the function."
+  type        = string
+}
+
+variable "trigger_region" {
+  description = "Location of a storage trigger: the bucket's own (a region, or e.g. \"eu\" for a dual-region bucket)."
   type        = string
 }
 

@@ -73,7 +73,7 @@ _OUT_OF_SCOPE = re.compile(r"\b(?:data|module|google_\w+)\.\w+|\bself\.")
 
 
 # ------------------------------------------------------------------ raw HCL -> expression text
-def expr(raw: Any) -> str:
+def expr(raw: Any) -> str:  # noqa: PLR0911 - one return per kind of HCL value
     """HCL expression text of a python-hcl2 raw value (``${x}`` -> ``x``; strings stay quoted)."""
     if isinstance(raw, bool):
         return "true" if raw else "false"
@@ -433,10 +433,10 @@ def check_names(evaluated: dict[str, Any], blocks: list[Block]) -> list[str]:
     problems: list[str] = []
     kinds = {b.address: b.kind for b in blocks}
     seen: dict[tuple[str, str], str] = {}
-    for address, names in sorted(evaluated.items()):
-        if not address.startswith("name:"):
+    for key, names in sorted(evaluated.items()):
+        if not key.startswith("name:"):
             continue
-        address = address[5:]
+        address = key[5:]
         kind = kinds[address]
         for name in names:
             where = seen.get((kind, name))

@@ -74,7 +74,8 @@ def test_beta_only_resource_fails() -> None:
     parsed = _parsed_with(
         "apis.tf",
         "locals {",
-        'resource "google_project_service_identity" "pubsub" {\n  service = "pubsub.googleapis.com"\n}\n\nlocals {',
+        'resource "google_project_service_identity" "pubsub" {\n'
+        '  service = "pubsub.googleapis.com"\n}\n\nlocals {',
     )
     assert any("google-beta" in p for p in cc.check_provider_types(parsed))
 
@@ -395,9 +396,7 @@ def test_concurrency_takes_one_vcpu_and_as_many_threads(product: Path, tmp_path:
     assert any("thumbs: concurrency 4 needs at least 1 vCPU" in p for p in problems), problems
 
 
-def test_terraform_leaving_cpu_or_threads_to_defaults_fails(
-    product: Path, tmp_path: Path
-) -> None:
+def test_terraform_leaving_cpu_or_threads_to_defaults_fails(product: Path, tmp_path: Path) -> None:
     text = (cc.TERRAFORM / "manifest.tf").read_text()
     for name, old, new, expected in (
         ("cpu", 'try(f.concurrency, 8) > 1 ? "1" : null', "null", "needs at least 1 vCPU"),
@@ -424,9 +423,20 @@ def _parsed_with(file: str, old: str, new: str) -> dict[str, dict[str, Any]]:
 
 def test_hcl_with_literal_entry_point_fails() -> None:
     parsed = _parsed_with(
-        "functions.tf", "entry_point = each.value.entry_point", 'entry_point = "main"'
+        "functions.tf", "entry_point    = each.value.entry_point", 'entry_point = "main"'
     )
     assert any("module.function.entry_point" in p for p in cc.check_wiring(parsed))
+
+
+def test_storage_triggers_in_the_functions_region_fail() -> None:
+    for file, old in (
+        ("functions.tf", "trigger_region = local.storage_trigger_location"),
+        ("functions.tf", "location        = local.storage_trigger_location"),
+    ):
+        parsed = _parsed_with(
+            file, old, old.replace("local.storage_trigger_location", "var.region")
+        )
+        assert any("location" in p or "trigger_region" in p for p in cc.check_wiring(parsed)), old
 
 
 def test_hcl_with_wrong_runtime_fails() -> None:

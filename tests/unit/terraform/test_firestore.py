@@ -19,7 +19,11 @@ def _modules_reached(entry: Path, root: Path = REPO) -> set[str]:
         tree = ast.parse(todo.pop().read_text())
         for node in ast.walk(tree):
             names: list[str] = []
-            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("shared"):
+            if (
+                isinstance(node, ast.ImportFrom)
+                and node.module
+                and node.module.startswith("shared")
+            ):
                 names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
             elif isinstance(node, ast.Import):
                 names = [a.name for a in node.names if a.name.startswith("shared")]
@@ -69,9 +73,7 @@ def test_only_functions_declaring_firestore_get_datastore_user_on_that_database(
 
 
 def test_manifest_firestore_access_matches_the_code() -> None:
-    declared = {
-        f["name"] for f in manifest()["functions"] if f.get("access", {}).get("firestore")
-    }
+    declared = {f["name"] for f in manifest()["functions"] if f.get("access", {}).get("firestore")}
     used = {
         f["name"]
         for f in manifest()["functions"]

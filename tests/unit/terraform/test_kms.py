@@ -47,7 +47,9 @@ def test_manifest_kms_access_matches_the_code() -> None:
 def tree(tmp_path: Path) -> Path:
     """A copy of shared/ plus two functions: one that stores credentials, one that does not."""
     root = tmp_path / "repo"
-    shutil.copytree(cc.REPO / "shared", root / "shared", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(
+        cc.REPO / "shared", root / "shared", ignore=shutil.ignore_patterns("__pycache__")
+    )
     for name, code in (
         ("vault", "from shared.quotas import credentials\n"),
         ("plain", "from shared.quotas import admission\n"),
@@ -94,8 +96,7 @@ def _key_name_from_secrets_tf(project: str, region: str, environment: str) -> st
     assert cc._first(key["key_ring"]) == "${google_kms_key_ring.this.id}"
     ring = str(ring).replace("${var.environment}", environment)
     return (
-        f"projects/{project}/locations/{region}/keyRings/{ring}"
-        f"/cryptoKeys/{cc._first(key['name'])}"
+        f"projects/{project}/locations/{region}/keyRings/{ring}/cryptoKeys/{cc._first(key['name'])}"
     )
 
 

@@ -68,9 +68,7 @@ def test_every_metric_event_is_logged_by_the_code() -> None:
     assert metrics["<anywhere>"], "no jsonPayload.event filter found: the parser lost them"
     assert {"quota_alert", "upload_rejected"} <= metrics["<anywhere>"]
     logged = logged_events((REPO / "shared", REPO / "functions"))
-    missing = {
-        name: sorted(events - logged) for name, events in metrics.items() if events - logged
-    }
+    missing = {name: sorted(events - logged) for name, events in metrics.items() if events - logged}
     assert not missing, f"log-based metrics count events no code logs: {missing}"
 
 
