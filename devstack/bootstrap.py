@@ -9,7 +9,7 @@ from typing import Any
 from google.api_core import exceptions as api_exceptions
 from google.cloud import bigquery, pubsub_v1, storage
 
-from shared.resources import Manifest
+from shared.resources import ACK_DEADLINE_S, Manifest
 
 
 def create_topics(publisher: pubsub_v1.PublisherClient, project: str, names: list[str]) -> None:
@@ -29,7 +29,7 @@ def create_subscriptions(
         request: dict[str, Any] = {
             "name": f"projects/{project}/subscriptions/{sub['name']}",
             "topic": f"projects/{project}/topics/{sub['topic']}",
-            "ack_deadline_seconds": int(sub.get("ack_deadline_seconds", 60)),
+            "ack_deadline_seconds": int(sub.get("ack_deadline_seconds", ACK_DEADLINE_S)),
         }
         endpoint = push_endpoint(sub)
         if endpoint:

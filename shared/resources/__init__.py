@@ -21,6 +21,10 @@ from typing import Any
 from shared.errors import ConfigurationError
 
 ROOT = Path(__file__).resolve().parent
+# Defaults of fields an entry may leave out, as terraform/manifest.tf and devstack/bootstrap.py
+# apply them.
+TIMEOUT_S = 540  # a function's timeout_s
+ACK_DEADLINE_S = 60  # a subscription's ack_deadline_seconds
 _SECTIONS = (
     "datasets",
     "tables",
@@ -185,12 +189,21 @@ def _validate_tables(manifest: Manifest, root: Path, datasets: set[str]) -> None
 def _validate_messaging(
     manifest: Manifest, topics: set[str], buckets: set[str], functions: set[str]
 ) -> None:
+    timeouts = {f["name"]: int(f.get("timeout_s", TIMEOUT_S)) for f in manifest["functions"]}
     for sub in manifest["subscriptions"]:
         for key in ("topic", "dead_letter_topic"):
             if sub.get(key) and sub[key] not in topics:
                 raise ManifestError(f"subscription {sub['name']}: unknown {key} {sub[key]!r}")
-        if sub.get("push_function") and sub["push_function"] not in functions:
+        push = sub.get("push_function")
+        if push and push not in functions:
             raise ManifestError(f"subscription {sub['name']}: unknown push_function")
+        # A push waits for the answer at most the ack deadline, then Pub/Sub pushes again: a
+        # handler still inside its own timeout would run twice at once (two sweeps, two MERGEs
+        # on one table: real BigQuery aborts one of them).
+        if push and timeouts[push] > int(sub.get("ack_deadline_seconds", ACK_DEADLINE_S)):
+            raise ManifestError(
+                f"subscription {sub['name']}: ack_deadline_seconds is below {push}'s timeout_s"
+            )
     for schedule in manifest["schedules"]:
         if schedule.get("topic") not in topics:
             raise ManifestError(f"schedule {schedule['name']}: unknown topic")

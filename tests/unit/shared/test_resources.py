@@ -49,6 +49,24 @@ def test_unknown_references_are_refused(tmp_path: Path) -> None:
         load(root)
 
 
+def test_a_push_shorter_than_its_handler_is_refused(tmp_path: Path) -> None:
+    root = _copy(tmp_path)
+    quotas = json.loads((root / "quotas.json").read_text())
+    [push] = [s for s in quotas["subscriptions"] if s.get("push_function") == "quotas"]
+    [handler] = [f for f in quotas["functions"] if f["name"] == "quotas"]
+    push["ack_deadline_seconds"] = handler["timeout_s"]  # equal: the push outlasts the handler
+    (root / "quotas.json").write_text(json.dumps(quotas))
+    load(root)
+    push["ack_deadline_seconds"] = handler["timeout_s"] - 1
+    (root / "quotas.json").write_text(json.dumps(quotas))
+    with pytest.raises(ManifestError, match="ack_deadline_seconds is below quotas's timeout_s"):
+        load(root)
+    del push["ack_deadline_seconds"]  # the default, 60 s
+    (root / "quotas.json").write_text(json.dumps(quotas))
+    with pytest.raises(ManifestError, match="ack_deadline_seconds is below"):
+        load(root)
+
+
 def test_missing_schema_file_is_refused(tmp_path: Path) -> None:
     root = _copy(tmp_path)
     (root / "extra.json").write_text(

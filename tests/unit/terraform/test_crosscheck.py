@@ -15,6 +15,7 @@ from typing import Any
 import hcl2
 import pytest
 
+from shared import resources
 from shared.resources import Manifest, load, manifest
 from tests.unit.terraform import crosscheck as cc
 from tests.unit.terraform import expand as ex
@@ -215,7 +216,7 @@ FRAGMENT: dict[str, Any] = {
             "push_function": "thumbs",
             "dead_letter_topic": "thumb-requests-dead",
             "max_delivery_attempts": 7,
-            "ack_deadline_seconds": 60,
+            "ack_deadline_seconds": 300,
             "min_backoff_s": 5,
             "max_backoff_s": 300,
         }
@@ -378,6 +379,19 @@ def test_terraform_dropping_manifest_fields_fails(product: Path, tmp_path: Path)
     problems = _all_problems(product, tmp_path / "work", mutated)
     assert any("thumbs-sweep: cron" in p for p in problems), problems
     assert any("function thumbs: env" in p for p in problems), problems
+
+
+def test_terraform_defaults_are_the_manifests(product: Path, tmp_path: Path) -> None:
+    """What an entry leaves out, Terraform fills in as shared/resources (and the stack) do."""
+    fragment = _fragment(product)
+    del fragment["subscriptions"][0]["ack_deadline_seconds"]
+    fragment["functions"][0]["timeout_s"] = resources.ACK_DEADLINE_S  # within the default push
+    _write(product, fragment)
+    evaluated = cc.evaluate_manifest_locals(product / "shared", tmp_path / "work")
+    assert evaluated["subscriptions"]["thumbs-push"]["ack_deadline_seconds"] == (
+        resources.ACK_DEADLINE_S
+    )
+    assert evaluated["functions"]["scanner"]["timeout_s"] == resources.TIMEOUT_S
 
 
 def test_concurrency_takes_one_vcpu_and_as_many_threads(product: Path, tmp_path: Path) -> None:
