@@ -21,9 +21,28 @@ resource "google_kms_crypto_key" "storage" {
   }
 }
 
+# A CMEK key must live where the data it protects lives, and Cloud KMS names the
+# multi-regions its own way: BigQuery's and Cloud Storage's "EU" is KMS's "europe", "US" is "us"
+# (KMS has no "eu"). A region keeps its name, in lower case.
+locals {
+  kms_multi_regions       = { EU = "europe", US = "us", ASIA = "asia" }
+  bigquery_key_location   = lookup(local.kms_multi_regions, upper(var.bigquery_location), lower(var.bigquery_location))
+  replicated_key_location = var.bucket_replication == null ? null : lookup(local.kms_multi_regions, upper(var.bucket_replication.location), lower(var.bucket_replication.location))
+  data_key_locations      = toset([for l in [local.bigquery_key_location, local.replicated_key_location] : l if l != null && l != var.region])
+}
+
+# One more key ring per location a data key needs beyond var.region (prod: "europe").
+resource "google_kms_key_ring" "data" {
+  for_each   = local.data_key_locations
+  name       = "event-plumbing-${var.environment}-${each.key}"
+  project    = var.project_id
+  location   = each.key
+  depends_on = [google_project_service.apis]
+}
+
 resource "google_kms_crypto_key" "bigquery" {
   name            = "bigquery"
-  key_ring        = google_kms_key_ring.this.id
+  key_ring        = local.bigquery_key_location == var.region ? google_kms_key_ring.this.id : google_kms_key_ring.data[local.bigquery_key_location].id
   rotation_period = "7776000s"
   purpose         = "ENCRYPT_DECRYPT"
   lifecycle {
@@ -67,19 +86,12 @@ resource "google_kms_crypto_key_iam_member" "functions" {
   member        = each.value
 }
 
-# A dual-region bucket needs its CMEK key in the bucket's multi-region location (e.g. "eu").
-resource "google_kms_key_ring" "replicated" {
-  count      = var.bucket_replication == null ? 0 : 1
-  name       = "event-plumbing-${var.environment}-${lower(var.bucket_replication.location)}"
-  project    = var.project_id
-  location   = lower(var.bucket_replication.location)
-  depends_on = [google_project_service.apis]
-}
-
+# A dual-region bucket needs its CMEK key in the KMS multi-region that holds it ("europe" for
+# EU), so the replicated buckets have a storage key of their own there.
 resource "google_kms_crypto_key" "storage_replicated" {
   count           = var.bucket_replication == null ? 0 : 1
   name            = "storage"
-  key_ring        = google_kms_key_ring.replicated[0].id
+  key_ring        = google_kms_key_ring.data[local.replicated_key_location].id
   rotation_period = "7776000s"
   purpose         = "ENCRYPT_DECRYPT"
   lifecycle {

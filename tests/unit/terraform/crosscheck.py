@@ -447,7 +447,7 @@ def check_wiring(parsed: dict[str, dict[str, Any]]) -> list[str]:
         service.get("max_instance_request_concurrency"),
         "${var.concurrency}",
     )
-    # a storage trigger lives where its bucket does (test_storage_trigger_location.py)
+    # a storage trigger lives where its bucket does (test_locations.py)
     where = "${local.storage_trigger_location}"
     expect("module.function.trigger_region", mod.get("trigger_region"), where)
     storage_trigger: dict[str, Any] = next(
