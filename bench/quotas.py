@@ -13,11 +13,12 @@ figure is the median of the repetitions (errors and runs past a limit: the sum):
 1,024 calls lasts half a second, and its p95 moved by +-15 ms between repetitions of the same
 code on this machine.
 
-Both contended shapes run twice: from ONE process (one quota-api instance serving all 64
-calls, as its manifest concurrency of 80 allows) and from ``INSTANCES`` processes of 16 callers
-each (a scaled-out deployment: Cloud Run's balancer deals a customer's calls to any instance,
-so the instances race on that customer's preconditions). The second is this bench's answer to
-"what does a scale-out cost"; on this machine its processes also share the two cores that each
+Both contended shapes run on three deployments: ONE process (one quota-api instance serving
+all 64 calls, as its manifest concurrency of 80 allows), and ``SCALE_OUTS`` processes (2 of 32
+callers, 4 of 16: a scaled-out quota-api; Cloud Run's autoscaler aims at 60 % of the maximum
+concurrency, so sustained load of this size runs on 2 instances or more). Calls are dealt to
+whichever instance takes them, as Cloud Run's balancer does, so the instances race on a
+customer's preconditions. On this machine the processes also share the two cores that each
 instance would have alone in the cloud.
 
 Before anything is measured, one unmeasured run of the 16-customer shape on customers of its
@@ -44,7 +45,7 @@ from devstack.stack import REPO, LocalStack
 
 CALLERS = 64
 CUSTOMERS = 16
-INSTANCES = 4  # processes of CALLERS // INSTANCES callers: a scaled-out quota-api
+SCALE_OUTS = (2, 4)  # instances (processes of CALLERS // n callers) of a scaled-out quota-api
 NEW_CALLS = 1024  # per shape
 BASE_CALLS = 32  # per shape (the MERGE path is slow)
 SPREAD_DAILY = 48  # per customer: 1024 calls over 16 customers ask 64 each -> 16 refused each
@@ -109,15 +110,15 @@ def _instance(jobs: Any, results: Any, counter: Any) -> None:
     """One quota-api instance (a process of its own: its GIL, lanes and clients), serving one
     job per shape until it gets None."""
     while (job := jobs.get()) is not None:
-        customers, n, start_at = job
-        results.put((*_serve(customers, n, start_at, counter), time.time()))
+        customers, n, start_at, callers = job
+        results.put((*_serve(customers, n, start_at, callers, counter), time.time()))
 
 
 def _serve(
-    customers: list[str], n: int, start_at: float, counter: Any
+    customers: list[str], n: int, start_at: float, callers: int, counter: Any
 ) -> tuple[list[float], list[Any]]:
-    """``CALLERS // INSTANCES`` threads released at the wall-clock instant ``start_at`` take
-    call numbers from the counter every instance shares and call ``admission.start`` here."""
+    """``callers`` threads released at the wall-clock instant ``start_at`` take call numbers
+    from the counter every instance shares and call ``admission.start`` here."""
     from shared.quotas import admission
 
     latencies: list[float] = []
@@ -140,7 +141,7 @@ def _serve(
             latencies.append(time.perf_counter() - t0)
             outcomes.append(outcome)
 
-    threads = [threading.Thread(target=caller) for _ in range(CALLERS // INSTANCES)]
+    threads = [threading.Thread(target=caller) for _ in range(callers)]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -149,14 +150,14 @@ def _serve(
 
 
 class _Instances:
-    """``INSTANCES`` processes running :func:`_instance`, started once (each imports and warms
-    its own clients) and given one job per shape."""
+    """``count`` processes running :func:`_instance`, started once (each imports and warms its
+    own clients) and given one job per shape."""
 
-    def __init__(self) -> None:
+    def __init__(self, count: int) -> None:
         context = multiprocessing.get_context("spawn")  # never fork a process holding gRPC
         self.counter = context.Value("q", 0)
         self.results = context.Queue()
-        self.jobs = [context.Queue() for _ in range(INSTANCES)]
+        self.jobs = [context.Queue() for _ in range(count)]
         self.processes = [
             context.Process(target=_instance, args=(jobs, self.results, self.counter), daemon=True)
             for jobs in self.jobs
@@ -181,7 +182,7 @@ class _Instances:
         self.counter.value = 0
         start_at = time.time() + 0.5  # every instance's threads are up by then
         for jobs in self.jobs:
-            jobs.put((list(customers), n, start_at))
+            jobs.put((list(customers), n, start_at, CALLERS // len(self.jobs)))
         latencies: list[float] = []
         outcomes: list[Any] = []
         ended = start_at
@@ -277,18 +278,22 @@ def run() -> list[dict[str, Any]]:
             ([f"spread-{tag}-{r}-{i}" for i in range(CUSTOMERS)], f"hot-{tag}-{r}")
             for r in range(REPS)
         ]
-        scaled_reps = [
-            ([f"ispread-{tag}-{r}-{i}" for i in range(CUSTOMERS)], f"ihot-{tag}-{r}")
-            for r in range(REPS)
-        ]
+        scaled_reps = {
+            n: [
+                ([f"i{n}spread-{tag}-{r}-{i}" for i in range(CUSTOMERS)], f"i{n}hot-{tag}-{r}")
+                for r in range(REPS)
+            ]
+            for n in SCALE_OUTS
+        }
+        every_rep = reps + [rep for done in scaled_reps.values() for rep in done]
         base_spread = [f"bspread-{tag}-{i}" for i in range(CUSTOMERS)]
         base_hot = f"bhot-{tag}"
-        for spread, _ in reps + scaled_reps:
+        for spread, _ in every_rep:
             for customer in spread:
                 customers.upsert_customer(
                     customer, "SCALE", daily_limit=SPREAD_DAILY, concurrent_limit=10_000
                 )
-        for customer in [hot for _, hot in reps + scaled_reps] + [base_hot]:
+        for customer in [hot for _, hot in every_rep] + [base_hot]:
             customers.upsert_customer(
                 customer, "SCALE", daily_limit=HOT_DAILY, concurrent_limit=10_000
             )
@@ -303,15 +308,16 @@ def run() -> list[dict[str, Any]]:
         )
 
         warm = [f"warm-{tag}-{i}" for i in range(CUSTOMERS)]
-        scaled_warm = [f"iwarm-{tag}-{i}" for i in range(CUSTOMERS)]
-        for customer in warm + scaled_warm:
+        scaled_warm = {n: [f"i{n}warm-{tag}-{i}" for i in range(CUSTOMERS)] for n in SCALE_OUTS}
+        for customer in warm + [c for group in scaled_warm.values() for c in group]:
             customers.upsert_customer(
                 customer, "SCALE", daily_limit=SPREAD_DAILY, concurrent_limit=10_000
             )
-        instances = stack.enter_context(_Instances())
+        scale_outs = {n: stack.enter_context(_Instances(n)) for n in SCALE_OUTS}
         _shape(lambda i: admission.start(warm[i % CUSTOMERS], "p", f"r{i}"), NEW_CALLS)
-        # each instance's clients and channels open, and the warm-ups' rows drained
-        _settled(instances.shape(scaled_warm, NEW_CALLS))
+        for n, instances in scale_outs.items():
+            # each instance's clients and channels open, and the warm-ups' rows drained
+            _settled(instances.shape(scaled_warm[n], NEW_CALLS))
         _warm_alerts_topic()
 
         single_customer, single_base = f"single-{tag}", f"bsingle-{tag}"
@@ -326,23 +332,25 @@ def run() -> list[dict[str, Any]]:
         )
         runs: dict[str, list[tuple[dict[str, dict[str, Any]], dict[str, int]]]] = {
             "1 instance": [],
-            f"{INSTANCES} instances": [],
+            **{f"{n} instances": [] for n in SCALE_OUTS},
         }
-        for (spread, hot), (scaled_spread, scaled_hot) in zip(reps, scaled_reps, strict=True):
-            # the two deployments alternate, so that both see the same machine
+        for r, (spread, hot) in enumerate(reps):
+            # the deployments alternate, so that all see the same machine
             runs["1 instance"].append(
                 _contended(admission.start, spread, hot, NEW_CALLS, (SPREAD_DAILY, HOT_DAILY))
             )
-            runs[f"{INSTANCES} instances"].append(
-                _contended(
-                    admission.start,
-                    scaled_spread,
-                    scaled_hot,
-                    NEW_CALLS,
-                    (SPREAD_DAILY, HOT_DAILY),
-                    instances=instances,
+            for n, instances in scale_outs.items():
+                scaled_spread, scaled_hot = scaled_reps[n][r]
+                runs[f"{n} instances"].append(
+                    _contended(
+                        admission.start,
+                        scaled_spread,
+                        scaled_hot,
+                        NEW_CALLS,
+                        (SPREAD_DAILY, HOT_DAILY),
+                        instances=instances,
+                    )
                 )
-            )
         new = {
             (where, shape): _median_of([shapes[shape] for shapes, _ in done])
             for where, done in runs.items()
@@ -367,16 +375,16 @@ def run() -> list[dict[str, Any]]:
         ("admission p50 (1 caller, uncontended)", single["p50"], "ms", single_baseline["p50"]),
         ("admission p95 (1 caller, uncontended)", single["p95"], "ms", single_baseline["p95"]),
     ]
-    for (where, shape), n in new.items():
+    for (where, shape), got in new.items():
         b = base[shape]  # the MERGE path, from one process
         label = f"{CALLERS} callers, {shape}, {where}"
         figures += [
-            (f"admissions/s ({label})", n["rate"], "1/s", b["rate"]),
-            (f"admission p50 ({label})", n["p50"], "ms", b["p50"]),
-            (f"admission p95 ({label})", n["p95"], "ms", b["p95"]),
+            (f"admissions/s ({label})", got["rate"], "1/s", b["rate"]),
+            (f"admission p50 ({label})", got["p50"], "ms", b["p50"]),
+            (f"admission p95 ({label})", got["p95"], "ms", b["p95"]),
             (
                 f"calls answered with an error ({label})",
-                float(n["errors"]),
+                float(got["errors"]),
                 "count",
                 float(b["errors"]),
             ),
