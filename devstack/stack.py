@@ -85,7 +85,7 @@ class FunctionSpec:
     signature: str = "cloudevent"
     trigger: Mapping[str, Any] = field(default_factory=dict)
     env: Mapping[str, str] = field(default_factory=dict)
-    concurrency: int = 8
+    concurrency: int = resources.CONCURRENCY
 
     def serve_argv(self, port: int) -> list[str]:
         """The functions-framework command line that serves this function on ``port``."""
@@ -114,7 +114,7 @@ class FunctionSpec:
             env={
                 k: str(v) for k, v in {**item.get("env", {}), **item.get("local_env", {})}.items()
             },
-            concurrency=int(item.get("concurrency", 8)),
+            concurrency=int(item.get("concurrency", resources.CONCURRENCY)),
         )
 
 

@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parent
 # Defaults of fields an entry may leave out, as terraform/manifest.tf and devstack/bootstrap.py
 # apply them.
 TIMEOUT_S = 540  # a function's timeout_s
+CONCURRENCY = 8  # a function's concurrency (requests per instance)
 ACK_DEADLINE_S = 60  # a subscription's ack_deadline_seconds
 _SECTIONS = (
     "datasets",

@@ -392,6 +392,7 @@ def test_terraform_defaults_are_the_manifests(product: Path, tmp_path: Path) -> 
         resources.ACK_DEADLINE_S
     )
     assert evaluated["functions"]["scanner"]["timeout_s"] == resources.TIMEOUT_S
+    assert evaluated["functions"]["scanner"]["concurrency"] == resources.CONCURRENCY
 
 
 def test_concurrency_takes_one_vcpu_and_as_many_threads(product: Path, tmp_path: Path) -> None:
