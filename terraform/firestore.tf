@@ -2,10 +2,11 @@
 # counters, alert markers, the usage-event outbox) and the API keys of every HTTP function
 # (shared/api_keys.py). BigQuery keeps the record; see docs/quotas.md.
 #
-# Every write the code makes is a lock-free precondition write or a create(), so OPTIMISTIC
-# concurrency costs nothing and keeps a stray transaction from taking locks on a hot document.
-# The queries are single-field equality/range filters on one collection, served by the
-# automatic single-field indexes: no composite index is needed.
+# Every write the code makes is a lock-free increment, precondition write or create(), so
+# OPTIMISTIC concurrency costs nothing and keeps a stray transaction from taking locks on a hot
+# document. The queries are single-field filters served by the automatic single-field indexes,
+# and equality filters (merged from them), but for one: a customer's held leases
+# (customer_id == and lease_expires_at <=), which needs the composite index below.
 
 resource "google_firestore_database" "this" {
   project                           = var.project_id
@@ -41,11 +42,39 @@ resource "google_project_iam_member" "firestore_user" {
 # exempts it from the automatic single-field index (no index entry written per commit, and no
 # 1,500-byte index truncation to pay for on a long string).
 resource "google_firestore_field" "packed" {
-  for_each   = toset(["quota_leases/leases", "quota_days/runs", "quota_outbox/rows"])
+  for_each   = toset(["quota_outbox/rows"])
   project    = var.project_id
   database   = google_firestore_database.this.name
   collection = split("/", each.key)[0]
   field      = split("/", each.key)[1]
 
   index_config {}
+}
+
+# A customer's held leases, expired or not (shared/quotas/store.py RUN_LEASE_INDEX): the
+# reclaim after a concurrency refusal and the usage report query them.
+resource "google_firestore_index" "run_leases" {
+  project    = var.project_id
+  database   = google_firestore_database.this.name
+  collection = "quota_runs"
+
+  fields {
+    field_path = "customer_id"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "lease_expires_at"
+    order      = "ASCENDING"
+  }
+}
+
+# An admitted run's document is its idempotency key; Firestore deletes it some time after
+# expire_at (shared/quotas/store.py TTL_FIELD), which every change of the run pushes on.
+resource "google_firestore_field" "run_ttl" {
+  project    = var.project_id
+  database   = google_firestore_database.this.name
+  collection = "quota_runs"
+  field      = "expire_at"
+
+  ttl_config {}
 }

@@ -1,43 +1,73 @@
 """Admission, leases, heartbeats and releases on Firestore, keyed by (customer, run).
 
-A customer's state is two small documents (see :mod:`shared.quotas.store`): the leases held
-now and the runs admitted today. Each change reads them, decides, and commits one atomic batch
-with preconditions; a conflict means another instance committed first, so we decide again.
-A lane whose last commit left the documents known skips the read (:class:`_Kept`): the
-commit's preconditions prove them current, or it decides again on a fresh read.
+**Tickets, not read-modify-write.** A start is two commits and no read (see
+:mod:`shared.quotas.store` for the documents):
 
-**One hot customer stays exact and answered.** Inside one instance, calls for the same
-customer are coalesced: the first caller becomes the leader, takes every call waiting for that
-customer, decides them all on one read and commits them in one batch; the others wait for
-their answer (group commit). So 64 concurrent callers of one customer cost a handful of
-commits instead of 64 contending ones, and instances contend only with each other, where the
-precondition keeps the count exact. Different customers never share a document, a lane or a
-lock.
+1. *claim*: create the run's document (pending) and add 1 to the day's ``tickets`` and to the
+   customer's ``running``, with no precondition on the counters. The commit's write results
+   give both counters' values after this increment: the call's ticket and its running slot.
+2. *answer*: the call is admitted when its ticket is at most the daily limit and its slot at
+   most the concurrent limit. The answer is written to the run's document before the caller
+   gets it; a refusal deletes the run's document and gives both increments back.
+
+Exact, on any number of instances: only refusals give increments back, so the counters never
+fall below the runs admitted (today; holding a lease). Of two admitted calls, the one whose
+increment committed later counted the other's, so the k-th admission saw at least k and an
+admission needs its value to be at most the limit. Different instances never conflict: the
+server applies increments one after the other (no precondition to fail), where the previous
+design (read, decide, commit with a precondition) made instances sharing a customer retry each
+other's commits (p95 341-482 ms on 4 instances: docs/quotas.md, runs 13-14).
+
+The price: a call may be refused while a refusal racing it is about to give its increment
+back, so near a limit a racing caller can be refused for a slot freed a moment later (a limit
+is never exceeded; the caller asks again). A crash between the two commits leaves a pending
+run document that nobody was answered for: a repeat of that run, or the lease sweep after
+:data:`PENDING_GRACE_S`, refuses it and gives its increments back, guarded by the document's
+update time so that happens once.
+
+**One hot customer stays exact and answered.** Inside one instance, starts for the same
+customer are coalesced: the first caller becomes the leader, takes every start waiting for
+that customer and claims them in one commit (``increment(k)``: k consecutive tickets), answers
+them in a second, and hands the lane on (group commit). Heartbeats and finishes touch only
+their run's document and ``running``, one commit each.
 
 Every change also writes its usage events (admitted, refused, duplicate, heartbeat, released,
-lost) into the outbox in the same batch, so BigQuery's record can never miss a committed change
-(:mod:`shared.quotas.outbox` drains it), and a daily threshold crossed by an admission creates
-its alert marker in the same batch, so an alert is due exactly once
+lost) into the outbox in the same commit, so BigQuery's record can never miss a committed
+change (:mod:`shared.quotas.outbox` drains it), and a daily threshold crossed by an admission
+creates its alert marker in the commit that admits it, so an alert is due exactly once
 (:mod:`shared.quotas.alerts` publishes it).
 """
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import logging
+import random
 import threading
+import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from shared.errors import TransientError
 from shared.quotas import alerts, outbox, store
 from shared.quotas.validation import check_id, check_lease, check_status, raise_if
 
 logger = logging.getLogger("shared.quotas.admission")
 DEFAULT_LEASE_S = 15 * 60
 ACTIVE_STATUSES = ("ACTIVE", "TRIAL")
+PENDING_GRACE_S = 60
+"""A run document still pending this long after its claim was abandoned by its instance (it
+stopped between the two commits, or the answer's commit failed): a repeat or the lease sweep
+refuses it. Well beyond the commit deadline (:data:`shared.quotas.store.COMMIT_DEADLINE_S`)."""
+RUN_RETENTION_DAYS = 35
+"""An admitted run's document (its idempotency key) lives this long after its last change
+(Firestore's TTL policy on ``expire_at``); a lease outlives it only by being renewed."""
+RECLAIM_EVERY_S = 1.0
+"""At most this often per customer and instance, a concurrency refusal looks for expired
+leases of the customer (so a crashed runner's slot comes back before the next sweep)."""
 
 
 def _now() -> datetime:
@@ -73,18 +103,18 @@ class AdmissionResult:
         }
 
 
-@dataclass
+@dataclass(eq=False)
 class _Op:
-    kind: str  # start | heartbeat | finish | reclaim
-    run_id: str = ""
-    pipeline: str = ""
+    """One start waiting in its customer's lane."""
+
+    run_id: str
+    pipeline: str
     lease_seconds: int = DEFAULT_LEASE_S
-    status: str = ""
     api_call: bool = False
     wake: threading.Event = field(default_factory=threading.Event)
     """set when the call is answered, or when it is promoted to lead its lane"""
     answered: bool = False
-    result: Any = None
+    result: AdmissionResult | None = None
     error: BaseException | None = None
 
 
@@ -99,8 +129,9 @@ def start(
 ) -> AdmissionResult:
     """Admit ``run_id`` if today's runs < daily limit and leases held < concurrent limit.
 
-    Idempotent per (customer, run id): a repeated call answers ``already_admitted``. Raises
-    InvalidInputError for malformed arguments (nothing changes); refusals are results.
+    Idempotent per (customer, run id): a repeated call of an admitted run answers
+    ``already_admitted``; a refused run may be tried again. Raises InvalidInputError for
+    malformed arguments (nothing changes); refusals are results.
     """
     problems: list[str] = []
     check_id(problems, "customer_id", customer_id)
@@ -108,10 +139,7 @@ def start(
     check_id(problems, "run_id", run_id)
     check_lease(problems, lease_seconds)
     raise_if(problems)
-    result: AdmissionResult = _submit(
-        customer_id, _Op("start", run_id, pipeline, lease_seconds, api_call=api_call)
-    )
-    return result
+    return _submit(customer_id, _Op(run_id, pipeline, lease_seconds, api_call))
 
 
 def heartbeat(
@@ -123,10 +151,18 @@ def heartbeat(
     check_id(problems, "run_id", run_id)
     check_lease(problems, lease_seconds)
     raise_if(problems)
-    extended: bool = _submit(
-        customer_id, _Op("heartbeat", run_id, lease_seconds=lease_seconds, api_call=api_call)
-    )
-    return extended
+
+    def extend(change: _RunChange) -> bool:
+        if not change.held_now():
+            change.event("heartbeat", reason="no_lease", api_call=api_call)
+            return False
+        change.write(lease_expires_at=change.now + timedelta(seconds=lease_seconds))
+        # every heartbeat has its event, from the API or pipeline-events alike (no input is
+        # answered with nothing written to the record)
+        change.event("heartbeat", pipeline=change.data.get("pipeline"), api_call=api_call)
+        return True
+
+    return _change_run(customer_id, run_id, extend)
 
 
 def finish(run_id: str, status: str, *, customer_id: str, api_call: bool = False) -> bool:
@@ -139,8 +175,15 @@ def finish(run_id: str, status: str, *, customer_id: str, api_call: bool = False
     check_id(problems, "run_id", run_id)
     final = check_status(problems, status)
     raise_if(problems)
-    released: bool = _submit(customer_id, _Op("finish", run_id, status=final, api_call=api_call))
-    return released
+
+    def release(change: _RunChange) -> bool:
+        if not change.held_now():
+            change.event("finish", status=final, reason="no_lease", api_call=api_call)
+            return False
+        change.end(final, "released", api_call=api_call)
+        return True
+
+    return _change_run(customer_id, run_id, release)
 
 
 def reclaim(customer_id: str) -> int:
@@ -148,22 +191,61 @@ def reclaim(customer_id: str) -> int:
     problems: list[str] = []
     check_id(problems, "customer_id", customer_id)
     raise_if(problems)
-    lost: int = _submit(customer_id, _Op("reclaim"))
-    return lost
+    from google.cloud.firestore_v1.base_query import FieldFilter
+
+    query = (
+        store.run_ref("x", "x")
+        .parent.where(filter=FieldFilter("customer_id", "==", customer_id))
+        .where(filter=FieldFilter("lease_expires_at", "<=", _now()))
+    )
+    return sum(lose_if_expired(customer_id, snap.get("run_id")) for snap in query.stream())
+
+
+def lose_if_expired(customer_id: str, run_id: str) -> bool:
+    """Record the run LOST and free its slot if its lease expired; True if this call did."""
+
+    def lose(change: _RunChange) -> bool:
+        return change.expire()
+
+    return _change_run(customer_id, run_id, lose)
+
+
+def abandon_if_stale(customer_id: str, run_id: str) -> bool:
+    """Refuse a run whose claim was never answered (see :data:`PENDING_GRACE_S`) and give its
+    increments back; True if this call did."""
+
+    def give_back(change: _RunChange) -> bool:
+        return change.abandon()
+
+    return _change_run(customer_id, run_id, give_back)
 
 
 def usage(customer_id: str, day: date | None = None) -> dict[str, Any]:
     """The customer's state now: runs admitted on ``day`` and leases held (for reports, tests)."""
+    from google.cloud.firestore_v1.base_query import FieldFilter
+
     day = day or _now().date()
-    snaps = store.read([store.leases_ref(customer_id), store.day_ref(customer_id, day)])
-    held = store.plain(snaps[store.leases_ref(customer_id).path].to_dict()).get("leases")
-    today = store.plain(snaps[store.day_ref(customer_id, day).path].to_dict())
+    tickets = store.plain(store.tickets_ref(customer_id, day).get().to_dict())
+    runs = store.run_ref("x", "x").parent.where(
+        filter=FieldFilter("customer_id", "==", customer_id)
+    )
+    admitted = runs.where(filter=FieldFilter("day", "==", day.isoformat())).where(
+        filter=FieldFilter("answer", "==", "admitted")
+    )
+    held = runs.where(filter=FieldFilter("lease_expires_at", ">", datetime(1970, 1, 1, tzinfo=UTC)))
     return {
         "customer_id": customer_id,
         "day": day.isoformat(),
-        "admitted": int(today.get("admitted", 0)),
-        "run_ids": sorted(store.unpack_runs(today.get("runs"))),
-        "leases": store.unpack_leases(held),
+        "admitted": int(tickets.get("tickets", 0)),
+        "run_ids": sorted(snap.get("run_id") for snap in admitted.stream()),
+        "leases": {
+            snap.get("run_id"): {
+                "pipeline": snap.get("pipeline"),
+                "started_at": snap.get("started_at"),
+                "expires_at": snap.get("lease_expires_at"),
+            }
+            for snap in held.stream()
+        },
     }
 
 
@@ -184,16 +266,186 @@ def not_in_standing(profile: dict[str, Any], now: datetime) -> str | None:
     return None
 
 
+# ---------------------------------------------------------------- usage events
+def _limit(profile: dict[str, Any], name: str) -> int:
+    return int(profile.get(name) or 0)
+
+
+def _event(
+    customer_id: str,
+    profile: dict[str, Any],
+    now: datetime,
+    kind: str,
+    run_id: str,
+    *,
+    key: str | None = None,
+    **fields: Any,
+) -> dict[str, Any]:
+    """One usage event row; ``key`` makes its id deterministic (a state change), else it is
+    unique per call (a refusal or a duplicate call: each call counts)."""
+    basis = f"{customer_id}|{run_id}|{kind}|{key}" if key else uuid.uuid4().hex
+    return {
+        "event_id": hashlib.sha256(basis.encode()).hexdigest()[:32],
+        "customer_id": customer_id,
+        "run_id": run_id or None,
+        "kind": kind,
+        "usage_date": now.date().isoformat(),
+        "occurred_at": now.isoformat(),
+        "daily_used": None,
+        "daily_limit": _limit(profile, "daily_limit"),
+        "running": None,
+        "concurrent_limit": _limit(profile, "concurrent_limit"),
+        **fields,
+    }
+
+
+def _outbox_write(events: list[dict[str, Any]]) -> Any:
+    from shared.quotas import wire
+
+    ref = store.outbox_ref(outbox.entry_id(events, "event_id"))
+    return wire.create(store.name_of(ref), outbox.entry(outbox.EVENTS, events))
+
+
+def _name(ref: Any) -> str:
+    return store.name_of(ref)
+
+
+def _retrying[T](attempt: Callable[[], T]) -> T:
+    """``attempt`` again after a jittered backoff while it raises :class:`store.Conflict`,
+    until the commit deadline (then a TransientError: the caller may retry)."""
+    deadline = time.monotonic() + store.COMMIT_DEADLINE_S
+    delay = store.BACKOFF_FIRST_S
+    while True:
+        try:
+            return attempt()
+        except store.Conflict:
+            if time.monotonic() + delay > deadline:
+                raise TransientError("quota_contended", "state kept changing") from None
+            time.sleep(random.uniform(0, delay))  # jitter, not crypto
+            delay = min(store.BACKOFF_MAX_S, delay * 2)
+
+
+# ---------------------------------------------------------------- one run's changes
+class _RunChange:
+    """One change of one run's document, decided on a fresh read and committed with the read's
+    update time as precondition, with its events and its ``running`` decrement."""
+
+    def __init__(self, customer_id: str, run_id: str) -> None:
+        self.customer_id = customer_id
+        self.run_id = run_id
+        self.ref = store.run_ref(customer_id, run_id)
+        self.snapshot = self.ref.get()
+        self.data = store.plain(self.snapshot.to_dict())
+        self.profile = store.profile(customer_id)
+        self.now = _now()
+        self.writes: list[Any] = []
+        self.events: list[dict[str, Any]] = []
+
+    def event(self, kind: str, *, key: str | None = None, **fields: Any) -> None:
+        self.events.append(
+            _event(self.customer_id, self.profile, self.now, kind, self.run_id, key=key, **fields)
+        )
+
+    def held(self) -> bool:
+        return self.data.get("lease_expires_at") is not None
+
+    def held_now(self) -> bool:
+        """Held and not expired; an expired lease is recorded LOST here."""
+        return self.held() and not self.expire()
+
+    def write(self, remove: tuple[str, ...] = (), **fields: Any) -> None:
+        from shared.quotas import wire
+
+        fields[store.TTL_FIELD] = self.now + timedelta(days=RUN_RETENTION_DAYS)
+        self.writes.append(wire.update(_name(self.ref), fields, self.snapshot.update_time, remove))
+
+    def free_slot(self) -> None:
+        from shared.quotas import wire
+
+        self.writes.append(
+            wire.increment(_name(store.running_ref(self.customer_id)), {"running": -1})
+        )
+
+    def end(self, status: str, kind: str, **fields: Any) -> None:
+        """The lease ends (released or lost): the slot is free, the run keeps its answer."""
+        started = self.data["started_at"]
+        self.write(("lease_expires_at",), status=status, finished_at=self.now)
+        self.free_slot()
+        self.event(
+            kind,
+            key=started.isoformat(),
+            pipeline=self.data.get("pipeline"),
+            status=status,
+            started_at=started.isoformat(),
+            **fields,
+        )
+
+    def expire(self) -> bool:
+        if not self.held() or self.data["lease_expires_at"] > self.now:
+            return False
+        self.end("LOST", "lost")
+        logger.warning(
+            "lease expired, run recorded LOST",
+            extra={"fields": {"customer_id": self.customer_id, "run_id": self.run_id}},
+        )
+        return True
+
+    def abandon(self) -> bool:
+        """Refuse a pending run whose claim is older than the grace; give both increments back."""
+        from shared.quotas import wire
+
+        pending = self.data.get("pending_since")
+        if pending is None or self.now - pending < timedelta(seconds=PENDING_GRACE_S):
+            return False
+        self.writes.append(wire.delete(_name(self.ref), self.snapshot.update_time))
+        self.writes += _give_back(self.customer_id, date.fromisoformat(self.data["day"]), 1)
+        self.event("refused", pipeline=self.data.get("pipeline"), reason="unanswered")
+        return True
+
+    def commit(self) -> None:
+        if self.events:
+            self.writes.append(_outbox_write(self.events))
+        if self.writes:
+            store.commit_writes(self.writes)
+
+
+def _change_run[T](customer_id: str, run_id: str, decide: Callable[[_RunChange], T]) -> T:
+    def attempt() -> T:
+        change = _RunChange(customer_id, run_id)
+        outcome = decide(change)
+        change.commit()
+        return outcome
+
+    outcome = _retrying(attempt)
+    outbox.drain_soon()
+    return outcome
+
+
+def _unchanged(snapshot: Any, claimed: Any) -> bool:
+    """Whether a run's document is still as our claim created it."""
+    from shared.quotas import wire
+
+    return bool(snapshot.exists) and wire.timestamp(snapshot.update_time) == claimed
+
+
+def _give_back(customer_id: str, day: date, n: int) -> list[Any]:
+    """The writes that give ``n`` claims' increments back (refused or abandoned)."""
+    from shared.quotas import wire
+
+    return [
+        wire.increment(_name(store.tickets_ref(customer_id, day)), {"tickets": -n}),
+        wire.increment(_name(store.running_ref(customer_id)), {"running": -n}),
+    ]
+
+
 # ---------------------------------------------------------------- group commit per customer
 class _Lane:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.pending: list[_Op] = []
         self.leading = False
-        self.kept: _Kept | None = None
-        """the documents as the lane's last commit left them (only its leader touches it)"""
-        self.packers = (store.leases_packer(), store.runs_packer())
-        """the lane's packed leases and runs, encoded again only where they changed"""
+        self.reclaimed_at = float("-inf")
+        """when a concurrency refusal last looked for expired leases (its leader only)"""
 
 
 _lanes: dict[str, _Lane] = {}
@@ -208,7 +460,7 @@ def _lane(customer_id: str) -> _Lane:
         return lane
 
 
-def _submit(customer_id: str, op: _Op) -> Any:
+def _submit(customer_id: str, op: _Op) -> AdmissionResult:
     lane = _lane(customer_id)
     with lane.lock:
         lane.pending.append(op)
@@ -225,406 +477,359 @@ def _submit(customer_id: str, op: _Op) -> Any:
         lead = True  # promoted: the previous leader handed the lane to this call
     if op.error is not None:
         raise op.error
+    assert op.result is not None
     return op.result
 
 
-def _lead_once(customer_id: str, lane: _Lane) -> None:
-    """Decide and commit every call waiting in the lane (the leader's own among them), answer
-    them, then hand the lane to the oldest call that arrived meanwhile: a leader never serves
-    later batches, so its own latency is one batch, not the length of a burst."""
+def _take(pending: list[_Op]) -> tuple[list[_Op], list[_Op]]:
+    """The batch (the first call of each run id) and what stays pending (a repeat of a run id
+    in the same batch waits for the first one's answer)."""
     batch: list[_Op] = []
-    due: list[alerts.Alert] = []
+    rest: list[_Op] = []
+    seen: set[str] = set()
+    for op in pending:
+        (rest if op.run_id in seen else batch).append(op)
+        seen.add(op.run_id)
+    return batch, rest
+
+
+def _lead_once(customer_id: str, lane: _Lane) -> None:
+    """Claim and answer every start waiting in the lane (the leader's own among them), then
+    hand the lane to the oldest call that arrived meanwhile: a leader never serves later
+    batches, so its own latency is one batch, not the length of a burst."""
+    batch: list[_Op] = []
+    outcome = _Outcome()
     try:
-        if lane.kept is None:
-            # a cold lane reads BEFORE it takes its batch: the calls that arrive during the
-            # read join this batch instead of waiting a whole commit for the next one
-            lane.kept = _read_kept(customer_id, lane)
+        # a customer not known here is read BEFORE the batch is taken: the calls that arrive
+        # during the read join this batch instead of waiting for the next one
+        profile = store.profile(customer_id)
         with lane.lock:
-            batch, lane.pending = lane.pending, []
-        due, results, state, plan = store.decide_and_commit(
-            functools.partial(_decide, customer_id, batch, lane)
-        )
-        lane.kept = state.kept_after(plan)
+            batch, lane.pending = _take(lane.pending)
+        outcome = _decide_batch(customer_id, profile, batch)
     except BaseException as exc:  # every waiter of the batch gets the failure
         if not batch:  # the read failed before the batch was taken
             with lane.lock:
-                batch, lane.pending = lane.pending, []
-        for op in batch:
-            op.error = exc
-            op.answered = True
-            op.wake.set()
-    else:
-        for op, result in zip(batch, results, strict=True):
-            op.result = result
-            op.answered = True
-            op.wake.set()
+                batch, lane.pending = _take(lane.pending)
+        outcome = _Outcome({op: exc for op in batch})
+    for op in batch:
+        answer = outcome.answers[op]
+        if isinstance(answer, BaseException):
+            op.error = answer
+        else:
+            op.result = answer
+        op.answered = True
+        op.wake.set()
     with lane.lock:
         if lane.pending:
             lane.pending[0].wake.set()  # the next leader (still pending, so in its own batch)
         else:
             lane.leading = False
-    _after_commit(due)
+    _after_answers(customer_id, lane, outcome)
 
 
-def _after_commit(due: list[alerts.Alert]) -> None:
-    """Work that follows the commit, after every caller of the batch was answered and the lane
-    handed on: only the call whose batch crossed a threshold (twice per customer and day) waits
-    for the alert publish. It is already recorded in Firestore, so a failure here is made good
-    by the sweeps (outbox drain, unpublished alerts republished)."""
-    for alert in due:
+@dataclass
+class _Outcome:
+    answers: dict[_Op, AdmissionResult | BaseException] = field(default_factory=dict)
+    due: list[alerts.Alert] = field(default_factory=list)
+    concurrency_refused: bool = False
+
+
+def _after_answers(customer_id: str, lane: _Lane, outcome: _Outcome) -> None:
+    """Work that follows the answers, after the lane was handed on: only the call whose batch
+    crossed a threshold (twice per customer and day) waits for the alert publish. It is
+    already recorded in Firestore, so a failure here is made good by the sweeps (outbox drain,
+    unpublished alerts republished, expired leases reclaimed)."""
+    for alert in outcome.due:
         try:
             alerts.publish(alert)
         except Exception:
             logger.warning("alert publish failed; the sweep publishes it", exc_info=True)
+    if outcome.concurrency_refused and time.monotonic() - lane.reclaimed_at >= RECLAIM_EVERY_S:
+        lane.reclaimed_at = time.monotonic()
+        try:
+            reclaim(customer_id)
+        except Exception:
+            logger.warning("reclaim after a refusal failed; the sweep reclaims", exc_info=True)
     outbox.drain_soon()
 
 
 # ---------------------------------------------------------------- the decision
-class _State:
-    """A working copy of one customer's documents while a batch of calls is decided."""
+def _decide_batch(customer_id: str, profile: dict[str, Any], batch: list[_Op]) -> _Outcome:
+    now = _now()
+    batch_ = _Batch(customer_id, profile, now)
+    reason = batch_.standing()
+    if reason is not None:
+        _retrying(lambda: batch_.refuse_all(batch, reason))
+    else:
+        claimed = _retrying(lambda: batch_.claim([op for op in batch if op not in batch_.answers]))
+        if claimed is not None:
+            batch_.answer(*claimed)
+    if logger.isEnabledFor(logging.INFO):  # the fields cost CPU per call even when dropped
+        for answer in batch_.answers.values():
+            if isinstance(answer, AdmissionResult):
+                logger.info(
+                    "admission",
+                    extra={"fields": {"event": "quota_admission", **answer.to_json()}},
+                )
+    return _Outcome(batch_.answers, batch_.due, batch_.concurrency_refused)
 
-    def __init__(
-        self,
-        customer_id: str,
-        now: datetime,
-        packers: tuple[store.Packer, store.Packer],
-        kept: _Kept | None = None,
-    ) -> None:
+
+class _Batch:
+    """The starts one leader decides together."""
+
+    def __init__(self, customer_id: str, profile: dict[str, Any], now: datetime) -> None:
         self.customer_id = customer_id
-        self.packers = packers  # the lane's: one per customer, used by its leader only
+        self.profile = profile
         self.now = now
         self.day = now.date()
-        self.refs = {
-            "customer": store.customer_ref(customer_id),
-            "leases": store.leases_ref(customer_id),
-            "day": store.day_ref(customer_id, self.day),
-        }
-        kept = kept if kept is not None and kept.day == self.day else None
-        self.from_kept = kept is not None
-        if kept is not None:
-            self.snaps = dict(kept.snaps)
-        else:
-            snaps = store.read(self.refs.values())
-            self.snaps = {name: snaps[ref.path] for name, ref in self.refs.items()}
-        known = kept.markers if kept is not None else None
-        if known is None and not self.snaps["day"].exists:
-            known = frozenset()  # a daily marker is only ever created with its day's document
-        self._markers_present: set[str] | None = None if known is None else set(known)
-        """the day's alert markers that exist; None until read (only when a threshold is
-        crossed, and only by a lane that does not know them yet)"""
-        self.profile = store.plain(self.snaps["customer"].to_dict())
-        today = store.plain(self.snaps["day"].to_dict())
-        self.admitted = int(today.get("admitted", 0))
-        if kept is not None:  # decoded by the last batch: copies, not a parse of packed JSON
-            self.leases = {run_id: dict(lease) for run_id, lease in kept.leases.items()}
-            self.runs = dict(kept.runs)
-        else:
-            held = store.plain(self.snaps["leases"].to_dict()).get("leases")
-            self.leases = store.unpack_leases(held)
-            self.runs = store.unpack_runs(today.get("runs"))
-        self.leases_changed = False
-        self.day_changed = False
-        self.events: list[dict[str, Any]] = []
+        self.daily_limit = _limit(profile, "daily_limit")
+        self.concurrent_limit = _limit(profile, "concurrent_limit")
+        self.answers: dict[_Op, AdmissionResult | BaseException] = {}
         self.due: list[alerts.Alert] = []
+        self.concurrency_refused = False
+        self.recorded_once = False
 
-    @property
-    def daily_limit(self) -> int:
-        return int(self.profile.get("daily_limit", 0))
+    def standing(self) -> str | None:
+        reason = not_in_standing(self.profile, self.now)
+        if reason is None and (self.daily_limit <= 0 or self.concurrent_limit <= 0):
+            reason = "no_active_subscription"
+        return reason
 
-    @property
-    def concurrent_limit(self) -> int:
-        return int(self.profile.get("concurrent_limit", 0))
-
-    def event(self, kind: str, run_id: str, *, key: str | None = None, **fields: Any) -> None:
-        """One usage event row; ``key`` makes its id deterministic (a state change), else it is
-        unique per call (a refusal or a duplicate call: each call counts)."""
-        basis = f"{self.customer_id}|{run_id}|{kind}|{key}" if key else uuid.uuid4().hex
-        self.events.append(
-            {
-                "event_id": hashlib.sha256(basis.encode()).hexdigest()[:32],
-                "customer_id": self.customer_id,
-                "run_id": run_id or None,
-                "kind": kind,
-                "usage_date": self.day.isoformat(),
-                "occurred_at": self.now.isoformat(),
-                "daily_used": self.admitted,
-                "daily_limit": self.daily_limit,
-                "running": len(self.leases),
-                "concurrent_limit": self.concurrent_limit,
-                **fields,
-            }
+    def event(self, op: _Op, kind: str, *, key: str | None = None, **fields: Any) -> dict[str, Any]:
+        return _event(
+            self.customer_id,
+            self.profile,
+            self.now,
+            kind,
+            op.run_id,
+            key=key,
+            pipeline=op.pipeline,
+            api_call=op.api_call,
+            **fields,
         )
 
-    def expire_leases(self) -> int:
-        lost = [r for r, lease in self.leases.items() if lease["expires_at"] <= self.now]
-        for run_id in lost:
-            lease = self.leases.pop(run_id)
-            self.leases_changed = True
-            self.event(
-                "lost",
-                run_id,
-                key=lease["started_at"].isoformat(),
-                pipeline=lease.get("pipeline"),
-                status="LOST",
-                started_at=lease["started_at"].isoformat(),
-            )
-            logger.warning(
-                "lease expired, run recorded LOST",
-                extra={"fields": {"customer_id": self.customer_id, "run_id": run_id}},
-            )
-        return len(lost)
-
-    def refusal(self) -> str | None:
-        standing = not_in_standing(self.profile, self.now)
-        if standing is not None:
-            return standing
-        if self.daily_limit <= 0 or self.concurrent_limit <= 0:
-            return "no_active_subscription"
-        if self.admitted >= self.daily_limit:
-            return "daily_limit_reached"
-        if len(self.leases) >= self.concurrent_limit:
-            return "concurrency_limit_reached"
-        return None
-
-    def result(self, admitted: bool, reason: str, run_id: str, **extra: Any) -> AdmissionResult:
+    def result(
+        self,
+        op: _Op,
+        admitted: bool,
+        reason: str,
+        used: int | None,
+        running: int | None,
+        **extra: Any,
+    ) -> AdmissionResult:
         return AdmissionResult(
             admitted,
             reason,
             self.customer_id,
-            run_id,
-            used=self.admitted,
+            op.run_id,
+            used=used,
             limit=self.daily_limit,
-            running=len(self.leases),
+            running=running,
             concurrent_limit=self.concurrent_limit,
             **extra,
         )
 
-    def start(self, op: _Op) -> AdmissionResult:
-        if op.run_id in self.runs or op.run_id in self.leases:
-            self.event("duplicate", op.run_id, pipeline=op.pipeline, api_call=op.api_call)
-            lease = self.leases.get(op.run_id)
-            return self.result(
-                True,
-                "already_admitted",
-                op.run_id,
-                lease_expires_at=lease["expires_at"] if lease else None,
-            )
-        reason = self.refusal()
-        if reason is not None:
-            self.event(
-                "refused", op.run_id, pipeline=op.pipeline, reason=reason, api_call=op.api_call
-            )
-            return self.result(False, reason, op.run_id)
-        expires = self.now + timedelta(seconds=op.lease_seconds)
-        before = self.admitted
-        self.admitted += 1
-        self.runs[op.run_id] = self.now
-        self.leases[op.run_id] = {
-            "pipeline": op.pipeline,
-            "started_at": self.now,
-            "expires_at": expires,
-        }
-        self.leases_changed = self.day_changed = True
-        self.event(
-            "admitted",
-            op.run_id,
-            key=self.day.isoformat(),
-            pipeline=op.pipeline,
-            api_call=op.api_call,
-            started_at=self.now.isoformat(),
+    def repeat(self, op: _Op, data: dict[str, Any]) -> dict[str, Any]:
+        """The answer to a start of a run already admitted (its duplicate event)."""
+        self.answers[op] = self.result(
+            op, True, "already_admitted", None, None, lease_expires_at=data.get("lease_expires_at")
         )
-        self.crossed(before)
-        return self.result(True, "admitted", op.run_id, lease_expires_at=expires)
+        return self.event(op, "duplicate")
 
-    def marker_ref(self, threshold: str) -> Any:
-        return store.alert_ref(
-            alerts.alert_id(self.customer_id, self.day.isoformat(), alerts.DAILY, threshold)
-        )
+    def refuse_all(self, batch: list[_Op], reason: str) -> None:
+        """A customer not in standing: refuse every call, but answer a repeat of an admitted
+        run as such (one read of their documents, no counter touched)."""
+        from shared.quotas import wire
 
-    def markers_present(self) -> set[str]:
-        """Daily markers that exist already (a limit lowered mid-day may cross a threshold
-        twice: the marker read keeps the alert at one)."""
-        if self._markers_present is None:
-            refs = {t: self.marker_ref(t) for t in alerts.DAILY_THRESHOLDS}
-            snaps = store.read(refs.values())
-            self._markers_present = {t for t, ref in refs.items() if snaps[ref.path].exists}
-        return self._markers_present
-
-    def crossed(self, before: int) -> None:
-        for alert in alerts.crossed(
-            self.customer_id,
-            str(self.profile.get("plan") or ""),
-            before,
-            self.admitted,
-            self.daily_limit,
-            self.day.isoformat(),
-        ):
-            present = self.markers_present()
-            if alert.threshold not in present:
-                present.add(alert.threshold)
-                self.due.append(alert)
-
-    def heartbeat(self, op: _Op) -> bool:
-        lease = self.leases.get(op.run_id)
-        if lease is None:
-            self.event("heartbeat", op.run_id, reason="no_lease", api_call=op.api_call)
-            return False
-        lease["expires_at"] = self.now + timedelta(seconds=op.lease_seconds)
-        self.leases_changed = True
-        # every heartbeat has its event, from the API or pipeline-events alike (no input is
-        # answered with nothing written to the record)
-        self.event(
-            "heartbeat",
-            op.run_id,
-            pipeline=lease.get("pipeline"),
-            api_call=op.api_call,
-        )
-        return True
-
-    def finish(self, op: _Op) -> bool:
-        lease = self.leases.pop(op.run_id, None)
-        if lease is None:
-            self.event(
-                "finish", op.run_id, status=op.status, reason="no_lease", api_call=op.api_call
-            )
-            return False
-        self.leases_changed = True
-        self.event(
-            "released",
-            op.run_id,
-            key=lease["started_at"].isoformat(),
-            pipeline=lease.get("pipeline"),
-            status=op.status,
-            api_call=op.api_call,
-            started_at=lease["started_at"].isoformat(),
-        )
-        return True
-
-    def plan(self) -> store.Plan:
-        plan = store.Plan()
-        if self.leases_changed:
-            expiries = [lease["expires_at"] for lease in self.leases.values()]
-            plan.write(
-                self.refs["leases"],
-                self.snaps["leases"],
-                {
-                    "customer_id": self.customer_id,
-                    "leases": store.pack_leases(self.leases, self.packers[0]),
-                    "next_expiry": min(expiries) if expiries else None,
-                    "updated_at": self.now,
-                },
-            )
-        if self.day_changed:
-            plan.write(
-                self.refs["day"],
-                self.snaps["day"],
-                {
-                    "customer_id": self.customer_id,
-                    "day": self.day.isoformat(),
-                    "admitted": self.admitted,
-                    "runs": store.pack_runs(self.runs, self.packers[1]),
-                    "updated_at": self.now,
-                },
-            )
-        for alert in self.due:
-            plan.create(self.marker_ref(alert.threshold), alerts.marker(alert, self.now))
-        if self.events:
-            ref = store.outbox_ref(outbox.entry_id(self.events, "event_id"))
-            plan.create(ref, outbox.entry(outbox.EVENTS, self.events))
-        return plan
-
-    def run(self, batch: list[_Op]) -> list[Any]:
-        lost = self.expire_leases()
-        results: list[Any] = []
+        snaps = store.read(store.run_ref(self.customer_id, op.run_id) for op in batch)
+        events = []
         for op in batch:
-            if op.kind == "start":
-                results.append(self.start(op))
-            elif op.kind == "heartbeat":
-                results.append(self.heartbeat(op))
-            elif op.kind == "finish":
-                results.append(self.finish(op))
+            data = store.plain(snaps[store.run_ref(self.customer_id, op.run_id).path].to_dict())
+            if data.get("answer") == "admitted":
+                events.append(self.repeat(op, data))
             else:
-                results.append(lost)
-        return results
+                self.answers[op] = self.result(op, False, reason, None, None)
+                events.append(self.event(op, "refused", reason=reason))
+        ref = store.outbox_ref(outbox.entry_id(events, "event_id"))
+        store.commit_writes([wire.create(_name(ref), outbox.entry(outbox.EVENTS, events))])
 
-    def as_read(self) -> _Kept:
-        """The documents as read, for a lane's next decision (its commit proves them)."""
-        snaps = {name: store.Kept.of(snapshot) for name, snapshot in self.snaps.items()}
-        markers = None if self._markers_present is None else frozenset(self._markers_present)
-        return _Kept(self.day, snaps, markers, self.leases, self.runs)
+    def claim(self, ops: list[_Op]) -> tuple[list[_Op], list[Any]] | None:
+        """Commit 1: create the runs' documents, take k tickets and k running slots. A run
+        that exists already (a repeated run id) is answered from its document, and the others
+        claimed again (:class:`store.Conflict` makes :func:`_retrying` call again)."""
+        from shared.quotas import wire
 
-    def kept_after(self, plan: store.Plan) -> _Kept:
-        """The documents as ``plan``'s commit left them, for the lane's next decision."""
-        written = {ref.path: fields for ref, _, fields in plan.updates}
-        snaps: dict[str, store.Kept] = {}
-        for name, snapshot in self.snaps.items():
-            path = self.refs[name].path
-            if path in written:
-                data = {**store.plain(snapshot.to_dict()), **written[path]}
-                snaps[name] = store.Kept(self.refs[name], data, plan.committed[path])
-            else:
-                snaps[name] = store.Kept.of(snapshot)
-        markers = None if self._markers_present is None else frozenset(self._markers_present)
-        return _Kept(self.day, snaps, markers, self.leases, self.runs)
+        if not ops:
+            return None
+        writes = [
+            wire.create(
+                _name(store.run_ref(self.customer_id, op.run_id)),
+                {
+                    "customer_id": self.customer_id,
+                    "run_id": op.run_id,
+                    "pipeline": op.pipeline,
+                    "day": self.day.isoformat(),
+                    "pending_since": self.now,
+                    store.TTL_FIELD: self.now + timedelta(days=RUN_RETENTION_DAYS),
+                },
+            )
+            for op in ops
+        ]
+        writes.append(
+            wire.increment(
+                _name(store.tickets_ref(self.customer_id, self.day)), {"tickets": len(ops)}
+            )
+        )
+        writes.append(
+            wire.increment(_name(store.running_ref(self.customer_id)), {"running": len(ops)})
+        )
+        try:
+            return ops, list(store.commit_writes(writes))
+        except store.Conflict:
+            # a repeated run id (answered here), or contention: claim the rest again
+            self.answer_existing(ops)
+            raise
 
-    def prove_kept(self, plan: store.Plan) -> bool:
-        """Make ``plan``'s commit prove the documents it was decided on current; False when it
-        cannot (then decide on a fresh read).
+    def answer_existing(self, ops: list[_Op]) -> None:
+        """Answer the calls whose run document exists (a stale pending one is abandoned and
+        its call claimed again with the others)."""
+        from shared.quotas import wire
 
-        A decision on a fresh read needs nothing. One on kept documents is proved when the
-        commit writes the leases document with its precondition; when it would not (only
-        refusals and duplicates), the leases document is touched with the same precondition,
-        so a stale copy fails the commit and is decided again on a fresh read: one round trip,
-        not the read every such batch would otherwise cost. A customer without a leases
-        document has nothing to touch (no document is created for an unknown customer)."""
-        leases = self.refs["leases"]
-        if not self.from_kept or any(ref.path == leases.path for ref, _, _ in plan.updates):
-            return True
-        if not self.snaps["leases"].exists:
-            return False
-        plan.write(leases, self.snaps["leases"], {"updated_at": self.now})
-        return True
-
-
-@dataclass(frozen=True, slots=True)
-class _Kept:
-    """A lane's documents as its last commit left them (limits as last read). The next batch
-    decides on them without a read; its commit's precondition on the leases document proves
-    them current (every other writer of the customer's state touches that document, limit
-    and status changes included: :func:`store.write_customer`), else it decides again on a
-    fresh read."""
-
-    day: date
-    snaps: dict[str, store.Kept]
-    markers: frozenset[str] | None
-    """the day's alert markers known to exist (proved current the same way), None if unknown"""
-    leases: dict[str, dict[str, Any]]
-    runs: dict[str, datetime]
-    """the packed leases and runs as decoded (the next batch copies them, never parses)"""
-
-
-def _read_kept(customer_id: str, lane: _Lane) -> _Kept:
-    """A cold lane's documents, read afresh (one round trip)."""
-    return _State(customer_id, _now(), lane.packers).as_read()
-
-
-def _decide(
-    customer_id: str, batch: list[_Op], lane: _Lane
-) -> tuple[store.Plan, tuple[list[alerts.Alert], list[Any], _State, store.Plan]]:
-    kept, lane.kept = lane.kept, None  # used once: a retry after a conflict reads afresh
-    now = _now()
-    state = _State(customer_id, now, lane.packers, kept)
-    results = state.run(batch)
-    plan = state.plan()
-    if not state.prove_kept(plan):
-        state = _State(customer_id, now, lane.packers)
-        results = state.run(batch)
-        plan = state.plan()
-    if logger.isEnabledFor(logging.INFO):  # the fields cost CPU per call even when dropped
-        for result in results:
-            if isinstance(result, AdmissionResult):
-                logger.info(
-                    "admission",
-                    extra={"fields": {"event": "quota_admission", **result.to_json()}},
+        snaps = store.read(store.run_ref(self.customer_id, op.run_id) for op in ops)
+        events = []
+        for op in ops:
+            snap = snaps[store.run_ref(self.customer_id, op.run_id).path]
+            if not snap.exists:
+                continue
+            data = store.plain(snap.to_dict())
+            if data.get("answer") == "admitted":
+                events.append(self.repeat(op, data))
+            elif not abandon_if_stale(self.customer_id, op.run_id):
+                self.answers[op] = TransientError(
+                    "quota_pending", f"run {op.run_id} is being decided; ask again"
                 )
-    return plan, (state.due, results, state, plan)
+        if events:
+            ref = store.outbox_ref(outbox.entry_id(events, "event_id"))
+            store.commit_writes([wire.create(_name(ref), outbox.entry(outbox.EVENTS, events))])
+
+    def answer(self, ops: list[_Op], results: list[Any]) -> None:
+        """Commit 2: record each call's answer on its run's document (admitted: the lease;
+        refused: the document deleted and both increments given back), the usage events and
+        any alert markers; then the callers may be told."""
+        k = len(ops)
+        tickets = results[k].transform_results[0].integer_value
+        running = results[k + 1].transform_results[0].integer_value
+        claimed = {op: results[i].update_time for i, op in enumerate(ops)}
+        first_ticket, first_slot = tickets - k + 1, running - k + 1
+        admitted = 0
+        decided: list[tuple[_Op, int, int | None]] = []  # (op, ticket, slot if admitted)
+        for i, op in enumerate(ops):
+            ticket = first_ticket + i
+            slot = first_slot + admitted
+            if ticket <= self.daily_limit and slot <= self.concurrent_limit:
+                admitted += 1
+                decided.append((op, ticket, slot))
+            else:
+                decided.append((op, ticket, None))
+        _retrying(lambda: self.record(decided, claimed, first_slot - 1 + admitted))
+
+    def record(
+        self,
+        decided: list[tuple[_Op, int, int | None]],
+        claimed: dict[_Op, Any],
+        running_after: int,
+    ) -> None:
+        from shared.quotas import wire
+
+        snaps = None
+        if self.recorded_once:  # a retry: a run may have been abandoned meanwhile
+            snaps = store.read(store.run_ref(self.customer_id, op.run_id) for op, _, _ in decided)
+        self.recorded_once = True
+        writes: list[Any] = []
+        events: list[dict[str, Any]] = []
+        answers: dict[_Op, AdmissionResult | BaseException] = {}
+        due: list[alerts.Alert] = []
+        refused = 0
+        for op, ticket, slot in decided:
+            ref = store.run_ref(self.customer_id, op.run_id)
+            if snaps is not None and not _unchanged(snaps[ref.path], claimed[op]):
+                # abandoned by a repeat or the sweep (its increments given back): not ours
+                answers[op] = TransientError(
+                    "quota_pending", f"run {op.run_id} timed out; ask again"
+                )
+                continue
+            if slot is None:
+                refused += 1
+                reason = (
+                    "daily_limit_reached"
+                    if ticket > self.daily_limit
+                    else "concurrency_limit_reached"
+                )
+                used = min(ticket - 1, self.daily_limit)
+                writes.append(wire.delete(_name(ref), claimed[op]))
+                answers[op] = self.result(
+                    op, False, reason, used, min(running_after, self.concurrent_limit)
+                )
+                events.append(
+                    self.event(op, "refused", reason=reason, daily_used=used, running=running_after)
+                )
+                continue
+            expires = self.now + timedelta(seconds=op.lease_seconds)
+            writes.append(
+                wire.update(
+                    _name(ref),
+                    {
+                        "answer": "admitted",
+                        "started_at": self.now,
+                        "lease_expires_at": expires,
+                        "status": "RUNNING",
+                    },
+                    claimed[op],
+                    ("pending_since",),
+                )
+            )
+            answers[op] = self.result(op, True, "admitted", ticket, slot, lease_expires_at=expires)
+            events.append(
+                self.event(
+                    op,
+                    "admitted",
+                    key=self.day.isoformat(),
+                    started_at=self.now.isoformat(),
+                    daily_used=ticket,
+                    running=slot,
+                )
+            )
+            due += alerts.crossed(
+                self.customer_id,
+                str(self.profile.get("plan") or ""),
+                ticket - 1,
+                ticket,
+                self.daily_limit,
+                self.day.isoformat(),
+            )
+        if refused:
+            writes += _give_back(self.customer_id, self.day, refused)
+        due = self.not_yet_marked(due)
+        writes += [
+            wire.create(_name(store.alert_ref(a.alert_id)), alerts.marker(a, self.now)) for a in due
+        ]
+        if events:
+            writes.append(_outbox_write(events))
+        if writes:
+            store.commit_writes(writes)
+        self.answers.update(answers)
+        self.due = due
+        self.concurrency_refused = any(
+            isinstance(a, AdmissionResult) and a.reason == "concurrency_limit_reached"
+            for a in answers.values()
+        )
+
+    def not_yet_marked(self, due: list[alerts.Alert]) -> list[alerts.Alert]:
+        """The due alerts whose marker does not exist yet (a ticket number given back and taken
+        again, or a limit lowered mid-day, may cross a threshold twice: the marker keeps the
+        alert at one, and a marker created meanwhile fails the commit, which decides again)."""
+        if not due:
+            return []
+        unique = {a.alert_id: a for a in due}
+        snaps = store.read(store.alert_ref(i) for i in unique)
+        return [a for i, a in unique.items() if not snaps[store.alert_ref(i).path].exists]

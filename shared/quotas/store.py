@@ -4,68 +4,75 @@ Every document is keyed by the customer, so two customers never touch the same d
 
 - ``quota_customers/{customer}``: status, plan and limits (a copy of the BigQuery profile and
   subscription, written by :mod:`shared.quotas.customers`);
-- ``quota_leases/{customer}``: the leases held now (``run_id -> pipeline, started_at,
-  expires_at``) and ``next_expiry`` for the lost-lease sweep; independent of the day, so a run
-  that outlives midnight keeps its slot;
-- ``quota_days/{customer}@{YYYY-MM-DD}``: runs admitted that day (count + run ids);
+- ``quota_runs/{customer}@{run_id}``: one run: pending while its start is decided, then
+  admitted with its lease (``lease_expires_at`` while held; the lost-lease sweep's field);
+  refused runs leave no document, so a refused run id may be tried again;
+- ``quota_tickets/{customer}@{YYYY-MM-DD}``: ``tickets``, the day's admission counter;
+- ``quota_running/{customer}``: ``running``, the leases held now; independent of the day, so
+  a run that outlives midnight keeps its slot;
 - ``quota_alerts/{alert_id}``: one marker per (customer, period, metric, threshold);
 - ``quota_outbox/{id}``: the BigQuery rows of one commit, committed with the state change that
   caused them and drained into BigQuery afterwards (see :mod:`shared.quotas.outbox`).
 
-The leases and the day's runs are each stored as ONE compact JSON string field
-(:func:`pack_leases`, :func:`pack_runs`), not as a Firestore map: every commit rewrites the
-whole document, and a map of n entries costs n nested values to encode in the client and n
-index entries on the server at each commit. Measured on the emulator (64 callers, 16
-customers, 48 runs a day each), packing halved the caller's CPU and cut the emulator's by a
-quarter (docs/quotas.md, run 6). Nothing queries inside them
-(``next_expiry`` is the sweep's field), and Terraform exempts them from indexing.
-
-Changes are optimistic, never transactional: read the documents, decide, then commit one
-batch whose writes carry preconditions (``last_update_time`` of what was read, or ``create``
-for a document that did not exist). A batch commit is atomic; a failed precondition means
-someone else changed the state in between, so we re-read and decide again after a jittered
-backoff. Nothing holds a lock, so a hot document never livelocks the way a transactional
-read-modify-write does on the emulator (and on real Firestore, where server client libraries
-take pessimistic locks and contended transactions queue for the lock and abort).
+The two counters change only by ``increment`` transforms, never read-modify-write, so callers
+on any number of instances never conflict on them (:mod:`shared.quotas.admission` says why the
+count stays exact). Run documents change with preconditions (``create``, or the
+``update_time`` of what was read), so two changes of one run never both commit. Nothing holds
+a lock, so a hot customer never livelocks the way a transactional read-modify-write does on
+the emulator (and on real Firestore, where server client libraries take pessimistic locks and
+contended transactions queue for the lock and abort).
 """
 
 from __future__ import annotations
 
-import json
 import random
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 from shared import clients
 from shared.errors import TransientError
 
 CUSTOMERS = "quota_customers"
-LEASES = "quota_leases"
-DAYS = "quota_days"
+RUNS = "quota_runs"
+TICKETS = "quota_tickets"
+RUNNING = "quota_running"
 ALERTS = "quota_alerts"
 OUTBOX = "quota_outbox"
-PACKED_FIELDS = ((LEASES, "leases"), (DAYS, "runs"), (OUTBOX, "rows"))
+PACKED_FIELDS = ((OUTBOX, "rows"),)
 """(collection, field): one JSON string each, exempt from indexing (terraform/firestore.tf)"""
+RUN_LEASE_INDEX = (RUNS, ("customer_id", "lease_expires_at"))
+"""the one composite index the queries need (terraform/firestore.tf ``run_leases``)"""
+TTL_FIELD = "expire_at"
+"""Firestore's TTL policy deletes a run document after this time (terraform/firestore.tf)"""
 
 COMMIT_DEADLINE_S = 20.0
 BACKOFF_FIRST_S = 0.005
 BACKOFF_MAX_S = 0.2
+PROFILE_TTL_S = 1.0
+"""How long an instance decides on a customer's limits and status as it last read them. A
+change made on another instance reaches this one's decisions within this time; one made here
+at once (:func:`write_customer` forgets the copy)."""
 
 
 def customer_ref(customer_id: str) -> Any:
     return clients.firestore().collection(CUSTOMERS).document(customer_id)
 
 
-def leases_ref(customer_id: str) -> Any:
-    return clients.firestore().collection(LEASES).document(customer_id)
+def run_ref(customer_id: str, run_id: str) -> Any:
+    # '@' never occurs in a validated id, so "customer@run" is unambiguous
+    return clients.firestore().collection(RUNS).document(f"{customer_id}@{run_id}")
 
 
-def day_ref(customer_id: str, day: date) -> Any:
-    # '@' never occurs in a validated id, so "customer@day" is unambiguous
-    return clients.firestore().collection(DAYS).document(f"{customer_id}@{day.isoformat()}")
+def tickets_ref(customer_id: str, day: date) -> Any:
+    return clients.firestore().collection(TICKETS).document(f"{customer_id}@{day.isoformat()}")
+
+
+def running_ref(customer_id: str) -> Any:
+    return clients.firestore().collection(RUNNING).document(customer_id)
 
 
 def alert_ref(alert_id: str) -> Any:
@@ -74,6 +81,29 @@ def alert_ref(alert_id: str) -> Any:
 
 def outbox_ref(event_id: str) -> Any:
     return clients.firestore().collection(OUTBOX).document(event_id)
+
+
+_profiles: dict[str, tuple[float, dict[str, Any]]] = {}
+_profiles_lock = threading.Lock()
+
+
+def profile(customer_id: str) -> dict[str, Any]:
+    """The customer's ``quota_customers`` document (empty if none), read at most once per
+    :data:`PROFILE_TTL_S` per instance. A copy: the caller may keep it."""
+    now = time.monotonic()
+    with _profiles_lock:
+        known = _profiles.get(customer_id)
+    if known is not None and now - known[0] < PROFILE_TTL_S:
+        return dict(known[1])
+    data = plain(customer_ref(customer_id).get().to_dict())
+    with _profiles_lock:
+        _profiles[customer_id] = (now, data)
+    return dict(data)
+
+
+def forget_profile(customer_id: str) -> None:
+    with _profiles_lock:
+        _profiles.pop(customer_id, None)
 
 
 @dataclass
@@ -106,31 +136,6 @@ def read(refs: Iterable[Any]) -> dict[str, Any]:
     """Snapshots of ``refs`` in one round trip, by document path."""
     wanted = list(refs)
     return {snap.reference.path: snap for snap in clients.firestore().get_all(wanted)}
-
-
-@dataclass
-class Kept:
-    """A document as this instance last committed it (the data it was decided on with the
-    fields written over it, and the commit's ``update_time``): stands in for a snapshot, so a
-    write based on it carries the same ``last_update_time`` precondition a fresh read would
-    give."""
-
-    reference: Any
-    data: dict[str, Any]
-    update_time: Any
-    exists: bool = True
-
-    @classmethod
-    def of(cls, snapshot: Any) -> Kept:
-        """A snapshot as kept: its data copied once here, not at every later decision (a
-        snapshot's ``to_dict`` deep-copies each time)."""
-        if isinstance(snapshot, Kept):
-            return snapshot
-        data = plain(snapshot.to_dict())
-        return cls(snapshot.reference, data, snapshot.update_time, snapshot.exists)
-
-    def to_dict(self) -> dict[str, Any] | None:
-        return dict(self.data) if self.exists else None
 
 
 def commit(plan: Plan) -> dict[str, Any]:
@@ -222,108 +227,15 @@ def decide_and_commit[T](decide: Callable[[], tuple[Plan, T]]) -> T:
 
 
 def write_customer(customer_id: str, fields: dict[str, Any], *, merge: bool) -> None:
-    """Write the customer's limits/status document, and touch its leases document in the same
-    batch: an instance deciding from the snapshots it kept (see :mod:`shared.quotas.admission`)
-    validates them by the leases document's precondition, so this change makes it read again."""
-    from datetime import UTC, datetime
-
-    db = clients.firestore()
-    batch = db.batch()
+    """Write the customer's limits/status document; this instance's next decision reads it
+    again (others within :data:`PROFILE_TTL_S`)."""
+    ref = customer_ref(customer_id)
     if merge:
-        batch.set(customer_ref(customer_id), fields, merge=True)
+        ref.set(fields, merge=True)
     else:
-        batch.set(customer_ref(customer_id), fields)
-    batch.set(
-        leases_ref(customer_id),
-        {"customer_id": customer_id, "profile_changed_at": datetime.now(UTC)},
-        merge=True,
-    )
-    batch.commit()
+        ref.set(fields)
+    forget_profile(customer_id)
 
 
 def plain(data: Mapping[str, Any] | None) -> dict[str, Any]:
     return dict(data or {})
-
-
-def _json(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"))
-
-
-class Packer:
-    """Packs entries (``key -> value``) to the text ``_json`` gives their encoded mapping, but
-    encodes again only the entries whose version changed since its last call. A lane packs
-    the same leases and runs at every commit, and with 48 runs a day their ISO times and JSON
-    were ~15 % of an admission's CPU (docs/quotas.md, run 9). One per lane (its leader packs).
-    A version compares instants, so a time re-read in another representation of the same
-    instant keeps its first text, which reads back as the same time.
-    """
-
-    def __init__(self, version: Callable[[Any], Any], encode: Callable[[Any], Any]) -> None:
-        self._version = version
-        self._encode = encode
-        self._fragments: dict[str, tuple[Any, str]] = {}
-
-    def pack(self, entries: Mapping[str, Any]) -> str:
-        fragments: dict[str, tuple[Any, str]] = {}
-        for key in sorted(entries):
-            version = self._version(entries[key])
-            known = self._fragments.get(key)
-            if known is None or known[0] != version:
-                known = (version, f"{_json(key)}:{_json(self._encode(entries[key]))}")
-            fragments[key] = known
-        self._fragments = fragments
-        return "{" + ",".join(fragment for _, fragment in fragments.values()) + "}"
-
-
-def _lease_version(lease: Mapping[str, Any]) -> tuple[Any, ...]:
-    return (lease.get("pipeline"), lease["started_at"], lease["expires_at"])
-
-
-def _lease_json(lease: Mapping[str, Any]) -> dict[str, Any]:
-    return {
-        "pipeline": lease.get("pipeline"),
-        "started_at": lease["started_at"].isoformat(),
-        "expires_at": lease["expires_at"].isoformat(),
-    }
-
-
-def leases_packer() -> Packer:
-    return Packer(_lease_version, _lease_json)
-
-
-def runs_packer() -> Packer:
-    return Packer(lambda at: at, lambda at: at.isoformat())
-
-
-def pack_leases(leases: Mapping[str, Mapping[str, Any]], packer: Packer | None = None) -> str:
-    """``run_id -> {pipeline, started_at, expires_at}`` as one string (times in ISO 8601)."""
-    return (packer or leases_packer()).pack(leases)
-
-
-def unpack_leases(value: Any) -> dict[str, dict[str, Any]]:
-    """The inverse of :func:`pack_leases` (an absent field is no leases). A Firestore map (the
-    previous layout, still written by an instance of the previous release during a rolling
-    deploy) is read as it is."""
-    if isinstance(value, Mapping):
-        return {run_id: dict(lease) for run_id, lease in value.items()}
-    return {
-        run_id: {
-            "pipeline": lease.get("pipeline"),
-            "started_at": datetime.fromisoformat(lease["started_at"]),
-            "expires_at": datetime.fromisoformat(lease["expires_at"]),
-        }
-        for run_id, lease in (json.loads(value) if value else {}).items()
-    }
-
-
-def pack_runs(runs: Mapping[str, datetime], packer: Packer | None = None) -> str:
-    """``run_id -> admitted_at`` as one string (times in ISO 8601)."""
-    return (packer or runs_packer()).pack(runs)
-
-
-def unpack_runs(value: Any) -> dict[str, datetime]:
-    """The inverse of :func:`pack_runs` (an absent field is no runs; a map, the previous
-    layout, is read as it is)."""
-    if isinstance(value, Mapping):
-        return dict(value)
-    return {r: datetime.fromisoformat(at) for r, at in (json.loads(value) if value else {}).items()}

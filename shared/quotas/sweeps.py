@@ -25,18 +25,23 @@ LEASE_LOOKBACK_DAYS = 2
 
 
 def sweep_leases(now: datetime | None = None) -> list[str]:
-    """Reclaim every lease expired at ``now`` (recorded LOST); returns the customers swept."""
+    """Reclaim every lease expired at ``now`` (recorded LOST), and refuse every claim left
+    unanswered past :data:`admission.PENDING_GRACE_S` (its increments given back); returns
+    the customers with a lost lease."""
     from google.cloud.firestore_v1.base_query import FieldFilter
 
     now = now or datetime.now(UTC)
-    query = store.leases_ref("x").parent.where(filter=FieldFilter("next_expiry", "<=", now))
-    swept = []
-    for snap in query.stream():
-        customer = snap.id
-        lost = admission.reclaim(customer)
-        if lost:
-            swept.append(customer)
-    return swept
+    runs = store.run_ref("x", "x").parent
+    swept: set[str] = set()
+    expired = runs.where(filter=FieldFilter("lease_expires_at", "<=", now))
+    for snap in expired.stream():
+        customer = snap.get("customer_id")
+        if admission.lose_if_expired(customer, snap.get("run_id")):
+            swept.add(customer)
+    stale = now - timedelta(seconds=admission.PENDING_GRACE_S)
+    for snap in runs.where(filter=FieldFilter("pending_since", "<=", stale)).stream():
+        admission.abandon_if_stale(snap.get("customer_id"), snap.get("run_id"))
+    return sorted(swept)
 
 
 _RECORD = """

@@ -30,6 +30,7 @@ _Map = document.MapValue.pb()
 _Array = document.ArrayValue.pb()
 _Document = document.Document.pb()
 _Write = write.Write.pb()
+_Transform = write.DocumentTransform.FieldTransform.pb()
 _Mask = common.DocumentMask.pb()
 _Precondition = common.Precondition.pb()
 _Query = query.StructuredQuery.pb()
@@ -77,12 +78,30 @@ def _document(name: str, fields: Mapping[str, Any]) -> Any:
     return _Document(name=name, fields={key: value(v) for key, v in fields.items()})
 
 
-def update(name: str, fields: Mapping[str, Any], last_update_time: Any) -> Any:
-    """Set ``fields`` (top-level names only) of document ``name`` if it is still as read."""
+def update(
+    name: str, fields: Mapping[str, Any], last_update_time: Any, remove: Sequence[str] = ()
+) -> Any:
+    """Set ``fields`` (top-level names only) of document ``name``, and drop the ``remove``
+    fields, if it is still as read."""
     return _Write(
         update=_document(name, fields),
-        update_mask=_Mask(field_paths=list(fields)),
+        update_mask=_Mask(field_paths=[*fields, *remove]),
         current_document=_Precondition(update_time=timestamp(last_update_time)),
+    )
+
+
+def increment(name: str, amounts: Mapping[str, int]) -> Any:
+    """Add ``amounts`` to the integer fields of document ``name`` (created if missing), with no
+    precondition: the server applies concurrent increments one after the other, and the
+    commit's write result gives each field's value after this one (``transform_results``, in
+    the order of ``amounts``)."""
+    return _Write(
+        update=_Document(name=name),
+        update_mask=_Mask(field_paths=[]),
+        update_transforms=[
+            _Transform(field_path=field, increment=value(amount))
+            for field, amount in amounts.items()
+        ],
     )
 
 
@@ -105,9 +124,14 @@ def update_existing(name: str, fields: Mapping[str, Any]) -> Any:
     )
 
 
-def delete(name: str) -> Any:
-    """Delete document ``name`` (deleting a missing document succeeds)."""
-    return _Write(delete=name)
+def delete(name: str, last_update_time: Any = None) -> Any:
+    """Delete document ``name`` (deleting a missing document succeeds), or only if it is still
+    as read when ``last_update_time`` is given."""
+    if last_update_time is None:
+        return _Write(delete=name)
+    return _Write(
+        delete=name, current_document=_Precondition(update_time=timestamp(last_update_time))
+    )
 
 
 def due_query(

@@ -38,7 +38,7 @@ from hypothesis import strategies as st
 
 from devstack.stack import LocalStack
 from shared import api_keys
-from shared.quotas import credentials, customers, members, store
+from shared.quotas import admission, credentials, customers, members
 from shared.quotas.credentials_api import MAX_SECRET_BYTES
 from tests.e2e.boundary import harness, http_harness
 
@@ -376,23 +376,19 @@ def apply(  # noqa: PLR0912 - one branch per answer kind
 def check_firestore(keys: Keys, tenants: dict[str, Tenant], days: set[str]) -> None:
     """Right after the answers: leases and the day's runs follow each tenant's own answers."""
     now = datetime.now(UTC)
-    refs = [store.leases_ref(keys.customers[t]) for t in TENANTS]
-    refs += [store.day_ref(keys.customers[t], date.fromisoformat(d)) for t in TENANTS for d in days]
-    snaps = store.read(refs)
     for name in TENANTS:
         customer, t = keys.customers[name], tenants[name]
-        held = (snaps[store.leases_ref(customer).path].to_dict() or {}).get("leases")
-        leases = store.unpack_leases(held)
+        leases = admission.usage(customer)["leases"]
         for run, expires in t.held.items():
             if expires > now + MARGIN:
                 assert run in leases, f"{name}: lease of {run} answered but not in Firestore"
         for run in t.free:
             assert run not in leases, f"{name}: {run} holds a lease its key released/never held"
         for d in days:
-            doc = snaps[store.day_ref(customer, date.fromisoformat(d)).path].to_dict() or {}
-            runs = set(store.unpack_runs(doc.get("runs")))
+            state = admission.usage(customer, date.fromisoformat(d))
+            runs = set(state["run_ids"])
             assert runs == t.admitted.get(d, set()), f"{name} {d}: runs {runs} != answers"
-            assert int(doc.get("admitted", 0)) == len(runs)
+            assert state["admitted"] == len(runs)
 
 
 def check_events(stack: LocalStack, keys: Keys, tenants: dict[str, Tenant]) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from devstack.stack import LocalStack
+from shared.errors import TransientError
 from shared.quotas import admission, alerts, customers, outbox, store, sweeps
 from shared.quotas.validation import InvalidInputError
 from tests.integration.quotas.helpers import run_watching_leases
@@ -164,18 +165,15 @@ def test_running_leases_carry_over_midnight(
     assert admission.usage(customer, tomorrow.date())["run_ids"] == ["morning"]
 
 
-def test_limit_and_status_changes_reach_a_lane_that_decides_without_reading(
-    stack: LocalStack,
-) -> None:
-    """After a commit the lane decides on the documents as it left them (no read); a status or
-    limit change made since must still be seen (it touches the leases document, whose
-    precondition then fails and the lane reads again)."""
+def test_limit_and_status_changes_reach_the_next_decision(stack: LocalStack) -> None:
+    """An instance decides on the customer's limits as it last read them (for at most
+    store.PROFILE_TTL_S); a change written here is seen at once."""
     customer = _customer("kept")
     customers.upsert_customer(customer, "STARTER", daily_limit=5, concurrent_limit=5)
-    assert admission.start(customer, "p", "r1").admitted  # the lane now keeps its documents
+    assert admission.start(customer, "p", "r1").admitted  # the customer is now known here
     assert customers.set_status(customer, "SUSPENDED")
     assert admission.start(customer, "p", "r2").reason == "customer_suspended"
-    assert admission.start(customer, "p", "r1").reason == "already_admitted"  # kept again
+    assert admission.start(customer, "p", "r1").reason == "already_admitted"
     customers.upsert_customer(customer, "STARTER", daily_limit=1, concurrent_limit=5)
     assert admission.start(customer, "p", "r3").reason == "daily_limit_reached"
     assert admission.finish("r1", "COMPLETED", customer_id=customer)
@@ -184,38 +182,92 @@ def test_limit_and_status_changes_reach_a_lane_that_decides_without_reading(
     assert admission.usage(customer)["run_ids"] == ["r1", "r4"]
 
 
-def test_a_refusal_on_kept_documents_is_one_round_trip_and_still_exact(
+def test_a_start_is_two_commits_and_no_read_and_an_unknown_customer_gets_no_counters(
     stack: LocalStack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A batch of refusals decided on kept documents writes no state, so it touches the leases
-    document with its precondition instead of reading first: no read, and a limit raised since
-    still fails that commit and is decided again (admitted). An unknown customer has no leases
-    document to touch: it reads, and nothing is created for it."""
-    reads: list[int] = []
-    real_read = store.read
+    """Admitted or refused, a start of a known customer claims in one commit and answers in a
+    second, reading nothing; a refusal gives its increments back."""
+    commits: list[int] = []
+    real_commit = store.commit_writes
 
-    def counted_read(refs: Any) -> dict[str, Any]:
-        reads.append(1)
-        return real_read(refs)
+    def counted_commit(writes: list[Any]) -> Any:
+        commits.append(len(writes))
+        return real_commit(writes)
 
-    monkeypatch.setattr(store, "read", counted_read)
-    customer = _customer("touch")
+    customer = _customer("trips")
     customers.upsert_customer(customer, "STARTER", daily_limit=1, concurrent_limit=5)
-    assert admission.start(customer, "p", "r1").admitted
-    reads.clear()
+    assert admission.start(customer, "p", "r1").admitted  # reads the customer once
+    monkeypatch.setattr(store, "commit_writes", counted_commit)
+    monkeypatch.setattr(store, "read", lambda refs: pytest.fail("no read on the hot path"))
     assert admission.start(customer, "p", "r2").reason == "daily_limit_reached"
-    assert admission.start(customer, "p", "r2").reason == "daily_limit_reached"
-    assert reads == []  # both decided on what the lane kept, each in one commit
-    customers.upsert_customer(customer, "STARTER", daily_limit=10, concurrent_limit=5)
-    assert admission.start(customer, "p", "r3").admitted  # the stale refusal did not commit
-    assert reads == [1]  # the read after the failed precondition (2 of 10 crosses no alert)
-    assert admission.usage(customer)["run_ids"] == ["r1", "r3"]
-    assert _events(stack, customer) == {"admitted": 2, "refused": 2}
+    assert admission.start(customer, "p", "r3").reason == "daily_limit_reached"
+    assert len(commits) == 4
+    monkeypatch.undo()
+    state = admission.usage(customer)
+    assert (state["admitted"], state["run_ids"], list(state["leases"])) == (1, ["r1"], ["r1"])
+    assert store.running_ref(customer).get().get("running") == 1
+    assert _events(stack, customer) == {"admitted": 1, "refused": 2}
 
     unknown = _customer("nobody")
     for _ in range(2):
         assert admission.start(unknown, "p", "r1").reason == "unknown_customer"
-    assert not store.leases_ref(unknown).get().exists
+    assert not store.running_ref(unknown).get().exists
+    assert not store.tickets_ref(unknown, datetime.now(UTC).date()).get().exists
+
+
+def test_instances_that_never_coalesce_stay_exact(stack: LocalStack) -> None:
+    """Every start decided alone, as 64 instances would (no lane to batch them): the counters
+    alone keep both limits, and every refusal gives its increments back."""
+    daily, conc = _customer("tick-daily"), _customer("tick-conc")
+    customers.upsert_customer(daily, "STARTER", daily_limit=6, concurrent_limit=100)
+    customers.upsert_customer(conc, "STARTER", daily_limit=100, concurrent_limit=3)
+
+    def alone(customer: str, run_id: str) -> admission.AdmissionResult:
+        op = admission._Op(run_id, "p")
+        answer = admission._decide_batch(customer, store.profile(customer), [op]).answers[op]
+        assert isinstance(answer, admission.AdmissionResult)
+        return answer
+
+    with concurrent.futures.ThreadPoolExecutor(64) as pool:
+        by_day = list(pool.map(lambda i: alone(daily, f"r{i}"), range(200)))
+        by_conc = list(pool.map(lambda i: alone(conc, f"r{i}"), range(64)))
+    assert sum(r.admitted for r in by_day) == 6
+    assert sum(r.admitted for r in by_conc) == 3
+    assert {r.reason for r in by_conc if not r.admitted} == {"concurrency_limit_reached"}
+    for customer, admitted in ((daily, 6), (conc, 3)):
+        state = admission.usage(customer)
+        assert (state["admitted"], len(state["leases"])) == (admitted, admitted)
+        assert store.running_ref(customer).get().get("running") == admitted
+
+
+def test_a_claim_never_answered_is_refused_by_a_repeat_or_the_sweep_after_the_grace(
+    stack: LocalStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An instance that stops between its two commits answered nobody: a repeat within the
+    grace is told to ask again (the first call may still answer), after it the claim is
+    refused and its increments given back once, by a repeat or by the sweep."""
+    customer = _customer("orphan")
+    customers.upsert_customer(customer, "STARTER", daily_limit=2, concurrent_limit=2)
+    now = datetime.now(UTC)
+    for run in ("repeated", "swept"):  # commit 1 only, then the instance stops
+        batch = admission._Batch(customer, store.profile(customer), now)
+        assert batch.claim([admission._Op(run, "p")]) is not None
+    assert admission.usage(customer)["admitted"] == 2
+    with pytest.raises(TransientError) as info:
+        admission.start(customer, "p", "repeated")
+    assert info.value.args[0] == "quota_pending"
+    assert admission.start(customer, "p", "other").reason == "daily_limit_reached"
+    later = now + timedelta(seconds=admission.PENDING_GRACE_S + 1)
+    monkeypatch.setattr(admission, "_now", lambda: later)
+    assert admission.start(customer, "p", "repeated").reason == "admitted"
+    assert sweeps.sweep_leases(later) == []
+    assert not store.run_ref(customer, "swept").get().exists
+    assert admission.abandon_if_stale(customer, "swept") is False  # once only
+    assert admission.start(customer, "p", "other").reason == "admitted"
+    state = admission.usage(customer, later.date())
+    assert state["admitted"] == 2 and sorted(state["leases"]) == ["other", "repeated"]
+    assert store.running_ref(customer).get().get("running") == 2
+    assert _events(stack, customer)["refused"] == 3  # the refusal above and the two claims
 
 
 def test_suspended_unknown_and_expired_trial_are_refused(stack: LocalStack) -> None:
@@ -319,9 +371,8 @@ def test_alerts_published_once_under_redelivery(stack: LocalStack) -> None:
 def test_a_threshold_crossed_again_after_a_limit_change_alerts_once(
     stack: LocalStack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A lane knows the day's markers without reading them (none before the day's first
-    admission, then the ones it created); a limit change makes it read them again, so the
-    warning crossed a second time (8 of 10, then 16 of 20) is not due twice."""
+    """The warning crossed a second time (8 of 10, then 16 of 20 after the limit was raised)
+    finds its marker, so it is not due twice."""
     customer = _customer("again")
     published: list[str] = []
     real_publish = alerts.publish

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 import time
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -19,19 +18,24 @@ def commits(monkeypatch: pytest.MonkeyPatch) -> tuple[list[tuple[str, list[str]]
     seen: list[tuple[str, list[str]]] = []
     gate = threading.Event()
 
-    def decide_and_commit(decide: Any) -> Any:
-        batch = decide.args[1]
+    def decide_batch(customer_id: str, profile: Any, batch: list[Any]) -> Any:
         seen.append((threading.current_thread().name, [op.run_id for op in batch]))
         if len(seen) == 1:
             assert gate.wait(10)
-        results = [admission.AdmissionResult(True, "admitted", "c", op.run_id) for op in batch]
-        return [], results, SimpleNamespace(kept_after=lambda plan: None), None
+        return admission._Outcome(
+            {op: admission.AdmissionResult(True, "admitted", "c", op.run_id) for op in batch}
+        )
 
-    monkeypatch.setattr(store, "decide_and_commit", decide_and_commit)
-    monkeypatch.setattr(admission, "_read_kept", lambda customer_id, lane: "kept")
+    monkeypatch.setattr(admission, "_decide_batch", decide_batch)
+    _quiet_lane(monkeypatch)
+    return seen, gate
+
+
+def _quiet_lane(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No Firestore: a known customer, no drain, fresh lanes."""
+    monkeypatch.setattr(store, "profile", lambda customer_id: {"status": "ACTIVE"})
     monkeypatch.setattr(outbox, "drain_soon", lambda: None)
     monkeypatch.setattr(admission, "_lanes", {})
-    return seen, gate
 
 
 def _callers(answers: dict[str, Any]) -> dict[str, threading.Thread]:
@@ -73,19 +77,17 @@ def test_a_leader_serves_one_batch_then_hands_the_lane_to_a_waiting_call(
 def test_a_failed_batch_answers_every_waiter_with_the_error(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    def failing(decide: Any) -> Any:
+    def failing(customer_id: str, profile: Any, batch: list[Any]) -> Any:
         raise RuntimeError("firestore down")
 
-    monkeypatch.setattr(store, "decide_and_commit", failing)
-    monkeypatch.setattr(admission, "_read_kept", lambda customer_id, lane: "kept")
-    monkeypatch.setattr(outbox, "drain_soon", lambda: None)
-    monkeypatch.setattr(admission, "_lanes", {})
+    monkeypatch.setattr(admission, "_decide_batch", failing)
+    _quiet_lane(monkeypatch)
     with pytest.raises(RuntimeError, match="firestore down"):
         admission.start("lane-customer", "p", "x")
     assert not admission._lanes["lane-customer"].leading
 
 
-def test_calls_that_arrive_during_a_cold_lanes_read_join_its_first_batch(
+def test_calls_that_arrive_while_a_cold_lane_reads_the_customer_join_its_first_batch(
     commits: tuple[list[tuple[str, list[str]]], threading.Event],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -93,12 +95,12 @@ def test_calls_that_arrive_during_a_cold_lanes_read_join_its_first_batch(
     gate.set()
     reading, read_done = threading.Event(), threading.Event()
 
-    def slow_read(customer_id: str, lane: Any) -> str:
+    def slow_read(customer_id: str) -> dict[str, Any]:
         reading.set()
         assert read_done.wait(10)
-        return "kept"
+        return {"status": "ACTIVE"}
 
-    monkeypatch.setattr(admission, "_read_kept", slow_read)
+    monkeypatch.setattr(store, "profile", slow_read)
     answers: dict[str, Any] = {}
     threads = _callers(answers)
     threads["a"].start()
@@ -118,14 +120,22 @@ def test_calls_that_arrive_during_a_cold_lanes_read_join_its_first_batch(
 def test_a_failed_read_answers_every_waiter_with_the_error(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    def failing(customer_id: str, lane: Any) -> Any:
+    def failing(customer_id: str) -> Any:
         raise RuntimeError("firestore unreachable")
 
-    monkeypatch.setattr(admission, "_read_kept", failing)
-    monkeypatch.setattr(outbox, "drain_soon", lambda: None)
-    monkeypatch.setattr(admission, "_lanes", {})
+    _quiet_lane(monkeypatch)
+    monkeypatch.setattr(store, "profile", failing)
     with pytest.raises(RuntimeError, match="firestore unreachable"):
         admission.start("lane-customer", "p", "x")
     lane = admission._lanes["lane-customer"]
     assert not lane.leading
     assert not lane.pending
+
+
+def test_a_repeated_run_id_waits_for_the_first_calls_answer() -> None:
+    """Two starts of one run in one lane are never claimed in one batch: the second goes in
+    the next batch, where it finds the first one's document."""
+    pending = [admission._Op(r, "p") for r in ("a", "b", "a", "c", "b")]
+    batch, rest = admission._take(pending)
+    assert [op.run_id for op in batch] == ["a", "b", "c"]
+    assert rest == [pending[2], pending[4]]
