@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from shared import api_keys, log
+from shared.errors import TransientError
 from shared.quotas import admission
 from shared.quotas.validation import InvalidInputError
 from shared.settings import get_settings
@@ -53,6 +54,9 @@ def dispatch(  # noqa: PLR0911 - one response per outcome
         return _route(action, key.customer_id, body)
     except InvalidInputError as exc:
         return {"error": "invalid_input", "problems": exc.problems}, 400
+    except TransientError as exc:  # nothing was decided: the runner asks again
+        logger.warning("admission unavailable: %s", exc)
+        return {"error": "unavailable", "reason": exc.args[0] if exc.args else ""}, 503
 
 
 def _route(action: str, customer_id: str, body: dict[str, Any]) -> Response:

@@ -13,8 +13,9 @@ from typing import Any
 import pytest
 
 from devstack.stack import LocalStack
+from shared import api_keys
 from shared.errors import TransientError
-from shared.quotas import admission, alerts, customers, outbox, store, sweeps
+from shared.quotas import admission, alerts, customers, http_api, outbox, store, sweeps
 from shared.quotas.validation import InvalidInputError
 from tests.integration.quotas.helpers import run_watching_leases
 
@@ -256,6 +257,11 @@ def test_a_claim_never_answered_is_refused_by_a_repeat_or_the_sweep_after_the_gr
     with pytest.raises(TransientError) as info:
         admission.start(customer, "p", "repeated")
     assert info.value.args[0] == "quota_pending"
+    key = api_keys.create_key(customer, ["runs"])[1]
+    answer = http_api.dispatch(
+        "POST", "/runs/start", {"X-API-Key": key}, {"pipeline": "p", "run_id": "repeated"}
+    )
+    assert answer == ({"error": "unavailable", "reason": "quota_pending"}, 503)
     assert admission.start(customer, "p", "other").reason == "daily_limit_reached"
     later = now + timedelta(seconds=admission.PENDING_GRACE_S + 1)
     monkeypatch.setattr(admission, "_now", lambda: later)
