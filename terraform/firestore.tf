@@ -70,11 +70,13 @@ resource "google_firestore_index" "run_leases" {
 
 # An admitted run's document is its idempotency key; Firestore deletes it some time after
 # expire_at (shared/quotas/store.py TTL_FIELD), which every change of the run pushes on.
+# Nothing queries expire_at, so it is exempt from the single-field index too.
 resource "google_firestore_field" "run_ttl" {
   project    = var.project_id
   database   = google_firestore_database.this.name
   collection = "quota_runs"
   field      = "expire_at"
 
+  index_config {}
   ttl_config {}
 }
