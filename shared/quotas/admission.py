@@ -42,7 +42,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import random
 import threading
 import time
 import uuid
@@ -204,20 +203,14 @@ def reclaim(customer_id: str) -> int:
 def lose_if_expired(customer_id: str, run_id: str) -> bool:
     """Record the run LOST and free its slot if its lease expired; True if this call did."""
 
-    def lose(change: _RunChange) -> bool:
-        return change.expire()
-
-    return _change_run(customer_id, run_id, lose)
+    return _change_run(customer_id, run_id, _RunChange.expire)
 
 
 def abandon_if_stale(customer_id: str, run_id: str) -> bool:
     """Refuse a run whose claim was never answered (see :data:`PENDING_GRACE_S`) and give its
     increments back; True if this call did."""
 
-    def give_back(change: _RunChange) -> bool:
-        return change.abandon()
-
-    return _change_run(customer_id, run_id, give_back)
+    return _change_run(customer_id, run_id, _RunChange.abandon)
 
 
 def usage(customer_id: str, day: date | None = None) -> dict[str, Any]:
@@ -306,25 +299,6 @@ def _outbox_write(events: list[dict[str, Any]]) -> Any:
     return wire.create(store.name_of(ref), outbox.entry(outbox.EVENTS, events))
 
 
-def _name(ref: Any) -> str:
-    return store.name_of(ref)
-
-
-def _retrying[T](attempt: Callable[[], T]) -> T:
-    """``attempt`` again after a jittered backoff while it raises :class:`store.Conflict`,
-    until the commit deadline (then a TransientError: the caller may retry)."""
-    deadline = time.monotonic() + store.COMMIT_DEADLINE_S
-    delay = store.BACKOFF_FIRST_S
-    while True:
-        try:
-            return attempt()
-        except store.Conflict:
-            if time.monotonic() + delay > deadline:
-                raise TransientError("quota_contended", "state kept changing") from None
-            time.sleep(random.uniform(0, delay))  # jitter, not crypto
-            delay = min(store.BACKOFF_MAX_S, delay * 2)
-
-
 # ---------------------------------------------------------------- one run's changes
 class _RunChange:
     """One change of one run's document, decided on a fresh read and committed with the read's
@@ -357,13 +331,15 @@ class _RunChange:
         from shared.quotas import wire
 
         fields[store.TTL_FIELD] = self.now + timedelta(days=RUN_RETENTION_DAYS)
-        self.writes.append(wire.update(_name(self.ref), fields, self.snapshot.update_time, remove))
+        self.writes.append(
+            wire.update(store.name_of(self.ref), fields, self.snapshot.update_time, remove)
+        )
 
     def free_slot(self) -> None:
         from shared.quotas import wire
 
         self.writes.append(
-            wire.increment(_name(store.running_ref(self.customer_id)), {"running": -1})
+            wire.increment(store.name_of(store.running_ref(self.customer_id)), {"running": -1})
         )
 
     def end(self, status: str, kind: str, **fields: Any) -> None:
@@ -397,7 +373,7 @@ class _RunChange:
         pending = self.data.get("pending_since")
         if pending is None or self.now - pending < timedelta(seconds=PENDING_GRACE_S):
             return False
-        self.writes.append(wire.delete(_name(self.ref), self.snapshot.update_time))
+        self.writes.append(wire.delete(store.name_of(self.ref), self.snapshot.update_time))
         self.writes += _give_back(self.customer_id, date.fromisoformat(self.data["day"]), 1)
         self.event("refused", pipeline=self.data.get("pipeline"), reason="unanswered")
         return True
@@ -416,7 +392,7 @@ def _change_run[T](customer_id: str, run_id: str, decide: Callable[[_RunChange],
         change.commit()
         return outcome
 
-    outcome = _retrying(attempt)
+    outcome = store.retry_conflicts(attempt)
     outbox.drain_soon()
     return outcome
 
@@ -433,8 +409,8 @@ def _give_back(customer_id: str, day: date, n: int) -> list[Any]:
     from shared.quotas import wire
 
     return [
-        wire.increment(_name(store.tickets_ref(customer_id, day)), {"tickets": -n}),
-        wire.increment(_name(store.running_ref(customer_id)), {"running": -n}),
+        wire.increment(store.name_of(store.tickets_ref(customer_id, day)), {"tickets": -n}),
+        wire.increment(store.name_of(store.running_ref(customer_id)), {"running": -n}),
     ]
 
 
@@ -559,9 +535,11 @@ def _decide_batch(customer_id: str, profile: dict[str, Any], batch: list[_Op]) -
     batch_ = _Batch(customer_id, profile, now)
     reason = batch_.standing()
     if reason is not None:
-        _retrying(lambda: batch_.refuse_all(batch, reason))
+        store.retry_conflicts(lambda: batch_.refuse_all(batch, reason))
     else:
-        claimed = _retrying(lambda: batch_.claim([op for op in batch if op not in batch_.answers]))
+        claimed = store.retry_conflicts(
+            lambda: batch_.claim([op for op in batch if op not in batch_.answers])
+        )
         if claimed is not None:
             batch_.answer(*claimed)
     if logger.isEnabledFor(logging.INFO):  # the fields cost CPU per call even when dropped
@@ -639,8 +617,6 @@ class _Batch:
     def refuse_all(self, batch: list[_Op], reason: str) -> None:
         """A customer not in standing: refuse every call, but answer a repeat of an admitted
         run as such (one read of their documents, no counter touched)."""
-        from shared.quotas import wire
-
         snaps = store.read(store.run_ref(self.customer_id, op.run_id) for op in batch)
         events = []
         for op in batch:
@@ -650,20 +626,19 @@ class _Batch:
             else:
                 self.answers[op] = self.result(op, False, reason, None, None)
                 events.append(self.event(op, "refused", reason=reason))
-        ref = store.outbox_ref(outbox.entry_id(events, "event_id"))
-        store.commit_writes([wire.create(_name(ref), outbox.entry(outbox.EVENTS, events))])
+        store.commit_writes([_outbox_write(events)])
 
     def claim(self, ops: list[_Op]) -> tuple[list[_Op], list[Any]] | None:
         """Commit 1: create the runs' documents, take k tickets and k running slots. A run
         that exists already (a repeated run id) is answered from its document, and the others
-        claimed again (:class:`store.Conflict` makes :func:`_retrying` call again)."""
+        claimed again (:class:`store.Conflict` makes :func:`store.retry_conflicts` call again)."""
         from shared.quotas import wire
 
         if not ops:
             return None
         writes = [
             wire.create(
-                _name(store.run_ref(self.customer_id, op.run_id)),
+                store.name_of(store.run_ref(self.customer_id, op.run_id)),
                 {
                     "customer_id": self.customer_id,
                     "run_id": op.run_id,
@@ -677,11 +652,13 @@ class _Batch:
         ]
         writes.append(
             wire.increment(
-                _name(store.tickets_ref(self.customer_id, self.day)), {"tickets": len(ops)}
+                store.name_of(store.tickets_ref(self.customer_id, self.day)), {"tickets": len(ops)}
             )
         )
         writes.append(
-            wire.increment(_name(store.running_ref(self.customer_id)), {"running": len(ops)})
+            wire.increment(
+                store.name_of(store.running_ref(self.customer_id)), {"running": len(ops)}
+            )
         )
         try:
             return ops, list(store.commit_writes(writes))
@@ -693,8 +670,6 @@ class _Batch:
     def answer_existing(self, ops: list[_Op]) -> None:
         """Answer the calls whose run document exists (a stale pending one is abandoned and
         its call claimed again with the others)."""
-        from shared.quotas import wire
-
         snaps = store.read(store.run_ref(self.customer_id, op.run_id) for op in ops)
         events = []
         for op in ops:
@@ -709,8 +684,7 @@ class _Batch:
                     "quota_pending", f"run {op.run_id} is being decided; ask again"
                 )
         if events:
-            ref = store.outbox_ref(outbox.entry_id(events, "event_id"))
-            store.commit_writes([wire.create(_name(ref), outbox.entry(outbox.EVENTS, events))])
+            store.commit_writes([_outbox_write(events)])
 
     def answer(self, ops: list[_Op], results: list[Any]) -> None:
         """Commit 2: record each call's answer on its run's document (admitted: the lease;
@@ -731,7 +705,7 @@ class _Batch:
                 decided.append((op, ticket, slot))
             else:
                 decided.append((op, ticket, None))
-        _retrying(lambda: self.record(decided, claimed, first_slot - 1 + admitted))
+        store.retry_conflicts(lambda: self.record(decided, claimed, first_slot - 1 + admitted))
 
     def record(
         self,
@@ -766,7 +740,7 @@ class _Batch:
                     else "concurrency_limit_reached"
                 )
                 used = min(ticket - 1, self.daily_limit)
-                writes.append(wire.delete(_name(ref), claimed[op]))
+                writes.append(wire.delete(store.name_of(ref), claimed[op]))
                 answers[op] = self.result(
                     op, False, reason, used, min(running_after, self.concurrent_limit)
                 )
@@ -777,7 +751,7 @@ class _Batch:
             expires = self.now + timedelta(seconds=op.lease_seconds)
             writes.append(
                 wire.update(
-                    _name(ref),
+                    store.name_of(ref),
                     {
                         "answer": "admitted",
                         "started_at": self.now,
@@ -811,7 +785,8 @@ class _Batch:
             writes += _give_back(self.customer_id, self.day, refused)
         due = self.not_yet_marked(due)
         writes += [
-            wire.create(_name(store.alert_ref(a.alert_id)), alerts.marker(a, self.now)) for a in due
+            wire.create(store.name_of(store.alert_ref(a.alert_id)), alerts.marker(a, self.now))
+            for a in due
         ]
         if events:
             writes.append(_outbox_write(events))

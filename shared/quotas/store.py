@@ -204,17 +204,17 @@ def run_query(structured_query: Any) -> list[Any]:
     return found
 
 
-def decide_and_commit[T](decide: Callable[[], tuple[Plan, T]]) -> T:
-    """Run ``decide`` (read + decide) and commit its plan; again after a jittered backoff on a
-    conflict, until :data:`COMMIT_DEADLINE_S` (then a TransientError: the caller may retry)."""
+def retry_conflicts[T](attempt: Callable[[], T]) -> T:
+    """Run ``attempt`` (read, decide, commit) again after a jittered backoff while it raises
+    :class:`Conflict`, until :data:`COMMIT_DEADLINE_S` (then a TransientError: the caller may
+    retry)."""
     deadline = time.monotonic() + COMMIT_DEADLINE_S
     delay = BACKOFF_FIRST_S
     attempts = 0
     while True:
         attempts += 1
-        plan, outcome = decide()
         try:
-            plan.committed = commit(plan)
+            return attempt()
         except Conflict:
             if time.monotonic() + delay > deadline:
                 raise TransientError(
@@ -222,8 +222,18 @@ def decide_and_commit[T](decide: Callable[[], tuple[Plan, T]]) -> T:
                 ) from None
             time.sleep(random.uniform(0, delay))  # jitter, not crypto
             delay = min(BACKOFF_MAX_S, delay * 2)
-            continue
+
+
+def decide_and_commit[T](decide: Callable[[], tuple[Plan, T]]) -> T:
+    """Run ``decide`` (read + decide) and commit its plan, again on a conflict
+    (:func:`retry_conflicts`)."""
+
+    def attempt() -> T:
+        plan, outcome = decide()
+        plan.committed = commit(plan)
         return outcome
+
+    return retry_conflicts(attempt)
 
 
 def write_customer(customer_id: str, fields: dict[str, Any], *, merge: bool) -> None:
