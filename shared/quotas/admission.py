@@ -716,7 +716,8 @@ class _Batch:
         from shared.quotas import wire
 
         snaps = None
-        if self.recorded_once:  # a retry: a run may have been abandoned meanwhile
+        retry = self.recorded_once
+        if retry:  # a run may have been abandoned meanwhile, or an alert marker exist
             snaps = store.read(store.run_ref(self.customer_id, op.run_id) for op, _, _ in decided)
         self.recorded_once = True
         writes: list[Any] = []
@@ -783,7 +784,8 @@ class _Batch:
             )
         if refused:
             writes += _give_back(self.customer_id, self.day, refused)
-        due = self.not_yet_marked(due)
+        if retry:  # the first attempt creates the markers unread: one fails only if it exists
+            due = self.not_yet_marked(due)
         writes += [
             wire.create(store.name_of(store.alert_ref(a.alert_id)), alerts.marker(a, self.now))
             for a in due
