@@ -26,10 +26,15 @@ run document that nobody was answered for: a repeat of that run, or the lease sw
 update time so that happens once.
 
 **One hot customer stays exact and answered.** Inside one instance, starts for the same
-customer are coalesced: the first caller becomes the leader, takes every start waiting for
-that customer and claims them in one commit (``increment(k)``: k consecutive tickets), answers
-them in a second, and hands the lane on (group commit). Heartbeats and finishes touch only
-their run's document and ``running``, one commit each.
+customer are coalesced in a lane: the first caller leads, takes every start waiting for that
+customer and claims them in one commit (``increment(k)``: k consecutive tickets). The commit
+that answers a batch also claims the starts that arrived meanwhile (one write per counter
+document: the next batch's claim and this one's refusals summed), and the first of them leads
+the next turn, which answers them (group commit, pipelined). A busy lane so makes one commit
+per batch, and a start waits for its claim and its answer behind at most the commit in flight.
+A commit that fails on a precondition (a repeated run id, an alert marker that exists) is made
+again as the two commits alone. Heartbeats and finishes touch only their run's document and
+``running``, one commit each.
 
 Every change also writes its usage events (admitted, refused, duplicate, heartbeat, released,
 lost) into the outbox in the same commit, so BigQuery's record can never miss a committed
@@ -374,7 +379,9 @@ class _RunChange:
         if pending is None or self.now - pending < timedelta(seconds=PENDING_GRACE_S):
             return False
         self.writes.append(wire.delete(store.name_of(self.ref), self.snapshot.update_time))
-        self.writes += _give_back(self.customer_id, date.fromisoformat(self.data["day"]), 1)
+        counters = _Counters(self.customer_id)
+        counters.add(date.fromisoformat(self.data["day"]), -1)
+        self.writes += counters.writes()
         self.event("refused", pipeline=self.data.get("pipeline"), reason="unanswered")
         return True
 
@@ -404,22 +411,14 @@ def _unchanged(snapshot: Any, claimed: Any) -> bool:
     return bool(snapshot.exists) and wire.timestamp(snapshot.update_time) == claimed
 
 
-def _give_back(customer_id: str, day: date, n: int) -> list[Any]:
-    """The writes that give ``n`` claims' increments back (refused or abandoned)."""
-    from shared.quotas import wire
-
-    return [
-        wire.increment(store.name_of(store.tickets_ref(customer_id, day)), {"tickets": -n}),
-        wire.increment(store.name_of(store.running_ref(customer_id)), {"running": -n}),
-    ]
-
-
 # ---------------------------------------------------------------- group commit per customer
 class _Lane:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.pending: list[_Op] = []
         self.leading = False
+        self.claimed: _Batch | None = None
+        """the batch the last commit claimed: its first call leads next and answers it"""
         self.reclaimed_at = float("-inf")
         """when a concurrency refusal last looked for expired leases (its leader only)"""
 
@@ -457,12 +456,13 @@ def _submit(customer_id: str, op: _Op) -> AdmissionResult:
     return op.result
 
 
-def _take(pending: list[_Op]) -> tuple[list[_Op], list[_Op]]:
-    """The batch (the first call of each run id) and what stays pending (a repeat of a run id
-    in the same batch waits for the first one's answer)."""
+def _take(pending: list[_Op], busy: set[str] | None = None) -> tuple[list[_Op], list[_Op]]:
+    """The batch (the first call of each run id) and what stays pending: a repeat of a run id
+    in the same batch, or of one claimed and not answered yet (``busy``), waits for the first
+    one's answer."""
     batch: list[_Op] = []
     rest: list[_Op] = []
-    seen: set[str] = set()
+    seen = set(busy or ())
     for op in pending:
         (rest if op.run_id in seen else batch).append(op)
         seen.add(op.run_id)
@@ -470,57 +470,80 @@ def _take(pending: list[_Op]) -> tuple[list[_Op], list[_Op]]:
 
 
 def _lead_once(customer_id: str, lane: _Lane) -> None:
-    """Claim and answer every start waiting in the lane (the leader's own among them), then
-    hand the lane to the oldest call that arrived meanwhile: a leader never serves later
-    batches, so its own latency is one batch, not the length of a burst."""
-    batch: list[_Op] = []
-    outcome = _Outcome()
+    """One turn of the lane: answer the batch the previous turn claimed (a cold lane claims
+    its first batch alone), and claim the starts that arrived meanwhile IN THE SAME COMMIT;
+    then hand the lane to the first of them, whose turn answers them. A busy lane so costs one
+    commit per batch, and each start waits for two commits (its claim, its answer) behind at
+    most the one in flight. A leader never serves later batches beyond that commit."""
+    with lane.lock:
+        carried, lane.claimed = lane.claimed, None
+    turn = [carried] if carried is not None else []
     try:
-        # a customer not known here is read BEFORE the batch is taken: the calls that arrive
-        # during the read join this batch instead of waiting for the next one
-        profile = store.profile(customer_id)
-        with lane.lock:
-            batch, lane.pending = _take(lane.pending)
-        outcome = _decide_batch(customer_id, profile, batch)
-    except BaseException as exc:  # every waiter of the batch gets the failure
-        if not batch:  # the read failed before the batch was taken
+        if carried is None:
+            # a customer not known here is read BEFORE the batch is taken: the calls that
+            # arrive during the read join this batch instead of waiting for the next one
+            profile = store.profile(customer_id)
             with lane.lock:
-                batch, lane.pending = _take(lane.pending)
-        outcome = _Outcome({op: exc for op in batch})
-    for op in batch:
-        answer = outcome.answers[op]
+                ops, lane.pending = _take(lane.pending)
+            carried = _Batch(customer_id, profile, _now(), ops)
+            turn.append(carried)
+            carried.open()
+        if carried.claimed:
+            profile = store.profile(customer_id)
+            with lane.lock:
+                ops, lane.pending = _take(lane.pending, {op.run_id for op in carried.claimed})
+            following = _Batch(customer_id, profile, _now(), ops)
+            turn.append(following)
+            carried.settle(following)
+    except BaseException as exc:  # every waiter of the turn not answered yet gets the failure
+        if not turn:  # the read failed before the batch was taken
+            with lane.lock:
+                ops, lane.pending = _take(lane.pending)
+            turn.append(_Batch(customer_id, {}, _now(), ops))
+        for batch in turn:
+            batch.fail(exc)
+    claimed = turn[-1] if turn[-1] is not carried and turn[-1].claimed else None
+    for batch in turn:
+        _answer_calls(batch)
+    with lane.lock:
+        if claimed is not None:
+            lane.claimed = claimed
+            next(iter(claimed.claimed)).wake.set()  # leads next: its turn answers its batch
+        elif lane.pending:
+            lane.pending[0].wake.set()  # the next leader (still pending, so in its own batch)
+        else:
+            lane.leading = False
+    if carried is not None:
+        _after_answers(customer_id, lane, carried)
+
+
+def _answer_calls(batch: _Batch) -> None:
+    for op, answer in batch.answers.items():
+        if op.answered:
+            continue
         if isinstance(answer, BaseException):
             op.error = answer
         else:
             op.result = answer
+            if logger.isEnabledFor(logging.INFO):  # the fields cost CPU per call when dropped
+                logger.info(
+                    "admission", extra={"fields": {"event": "quota_admission", **answer.to_json()}}
+                )
         op.answered = True
         op.wake.set()
-    with lane.lock:
-        if lane.pending:
-            lane.pending[0].wake.set()  # the next leader (still pending, so in its own batch)
-        else:
-            lane.leading = False
-    _after_answers(customer_id, lane, outcome)
 
 
-@dataclass
-class _Outcome:
-    answers: dict[_Op, AdmissionResult | BaseException] = field(default_factory=dict)
-    due: list[alerts.Alert] = field(default_factory=list)
-    concurrency_refused: bool = False
-
-
-def _after_answers(customer_id: str, lane: _Lane, outcome: _Outcome) -> None:
+def _after_answers(customer_id: str, lane: _Lane, batch: _Batch) -> None:
     """Work that follows the answers, after the lane was handed on: only the call whose batch
     crossed a threshold (twice per customer and day) waits for the alert publish. It is
     already recorded in Firestore, so a failure here is made good by the sweeps (outbox drain,
     unpublished alerts republished, expired leases reclaimed)."""
-    for alert in outcome.due:
+    for alert in batch.due:
         try:
             alerts.publish(alert)
         except Exception:
             logger.warning("alert publish failed; the sweep publishes it", exc_info=True)
-    if outcome.concurrency_refused and time.monotonic() - lane.reclaimed_at >= RECLAIM_EVERY_S:
+    if batch.concurrency_refused and time.monotonic() - lane.reclaimed_at >= RECLAIM_EVERY_S:
         lane.reclaimed_at = time.monotonic()
         try:
             reclaim(customer_id)
@@ -529,43 +552,47 @@ def _after_answers(customer_id: str, lane: _Lane, outcome: _Outcome) -> None:
     outbox.drain_soon()
 
 
+def _decide_alone(customer_id: str, ops: list[_Op]) -> dict[_Op, AdmissionResult | BaseException]:
+    """Claim and answer ``ops`` in two commits of their own, as an instance without a lane
+    would (tests use it to race many deciders)."""
+    batch = _Batch(customer_id, store.profile(customer_id), _now(), ops)
+    batch.open()
+    if batch.claimed:
+        batch.settle(_Batch(customer_id, batch.profile, batch.now, []))
+    return batch.answers
+
+
 # ---------------------------------------------------------------- the decision
-def _decide_batch(customer_id: str, profile: dict[str, Any], batch: list[_Op]) -> _Outcome:
-    now = _now()
-    batch_ = _Batch(customer_id, profile, now)
-    reason = batch_.standing()
-    if reason is not None:
-        store.retry_conflicts(lambda: batch_.refuse_all(batch, reason))
-    else:
-        claimed = store.retry_conflicts(
-            lambda: batch_.claim([op for op in batch if op not in batch_.answers])
-        )
-        if claimed is not None:
-            batch_.answer(*claimed)
-    if logger.isEnabledFor(logging.INFO):  # the fields cost CPU per call even when dropped
-        for answer in batch_.answers.values():
-            if isinstance(answer, AdmissionResult):
-                logger.info(
-                    "admission",
-                    extra={"fields": {"event": "quota_admission", **answer.to_json()}},
-                )
-    return _Outcome(batch_.answers, batch_.due, batch_.concurrency_refused)
-
-
 class _Batch:
-    """The starts one leader decides together."""
+    """The starts one lane claims together in one commit and answers together in the next."""
 
-    def __init__(self, customer_id: str, profile: dict[str, Any], now: datetime) -> None:
+    def __init__(
+        self, customer_id: str, profile: dict[str, Any], now: datetime, ops: list[_Op]
+    ) -> None:
         self.customer_id = customer_id
         self.profile = profile
         self.now = now
         self.day = now.date()
+        self.ops = ops
         self.daily_limit = _limit(profile, "daily_limit")
         self.concurrent_limit = _limit(profile, "concurrent_limit")
         self.answers: dict[_Op, AdmissionResult | BaseException] = {}
+        self.claimed: dict[_Op, Any] = {}
+        """claimed and not answered yet: each run document's update time after the claim"""
+        self.decided: list[tuple[_Op, int, int | None]] = []  # (op, ticket, slot if admitted)
+        self.running_after = 0
         self.due: list[alerts.Alert] = []
         self.concurrency_refused = False
         self.recorded_once = False
+
+    # ------------------------------------------------------------ commit 1: the claim
+    def open(self) -> None:
+        """Refuse every call of a customer not in standing, or claim the batch alone."""
+        reason = self.standing()
+        if reason is not None:
+            store.retry_conflicts(lambda: self.refuse_all(reason))
+        else:
+            store.retry_conflicts(self.claim)
 
     def standing(self) -> str | None:
         reason = not_in_standing(self.profile, self.now)
@@ -573,6 +600,220 @@ class _Batch:
             reason = "no_active_subscription"
         return reason
 
+    def unanswered(self) -> list[_Op]:
+        return [op for op in self.ops if op not in self.answers]
+
+    def claim(self) -> None:
+        """Commit 1 alone: create the runs' documents, take k tickets and k running slots. A
+        run that exists already (a repeated run id) is answered from its document, and the
+        others claimed again (:class:`store.Conflict` makes :func:`store.retry_conflicts` call
+        again)."""
+        ops = self.unanswered()
+        if not ops:
+            return
+        counters = _Counters(self.customer_id)
+        counters.claim(self.day, len(ops))
+        try:
+            results = store.commit_writes(self.creates(ops) + counters.writes())
+        except store.Conflict:
+            # a repeated run id (answered here), or contention: claim the rest again
+            self.answer_existing(ops)
+            raise
+        self.claimed_by(ops, results, counters.after(results, self.day))
+
+    def creates(self, ops: list[_Op]) -> list[Any]:
+        from shared.quotas import wire
+
+        return [
+            wire.create(
+                store.name_of(store.run_ref(self.customer_id, op.run_id)),
+                {
+                    "customer_id": self.customer_id,
+                    "run_id": op.run_id,
+                    "pipeline": op.pipeline,
+                    "day": self.day.isoformat(),
+                    "pending_since": self.now,
+                    store.TTL_FIELD: self.now + timedelta(days=RUN_RETENTION_DAYS),
+                },
+            )
+            for op in ops
+        ]
+
+    def claimed_by(self, ops: list[_Op], results: Any, after: tuple[int, int]) -> None:
+        """Decide each claimed call from the counters' values after the claim (``after``):
+        admitted when its ticket is within the daily limit and its slot within the concurrent
+        limit."""
+        k = len(ops)
+        first_ticket, first_slot = after[0] - k + 1, after[1] - k + 1
+        admitted = 0
+        for i, op in enumerate(ops):
+            self.claimed[op] = results[i].update_time
+            ticket = first_ticket + i
+            slot = first_slot + admitted
+            if ticket <= self.daily_limit and slot <= self.concurrent_limit:
+                admitted += 1
+                self.decided.append((op, ticket, slot))
+            else:
+                self.decided.append((op, ticket, None))
+        self.running_after = first_slot - 1 + admitted
+
+    def answer_existing(self, ops: list[_Op]) -> None:
+        """Answer the calls whose run document exists (a stale pending one is abandoned and
+        its call claimed again with the others)."""
+        snaps = store.read(store.run_ref(self.customer_id, op.run_id) for op in ops)
+        events = []
+        for op in ops:
+            snap = snaps[store.run_ref(self.customer_id, op.run_id).path]
+            if not snap.exists:
+                continue
+            data = store.plain(snap.to_dict())
+            if data.get("answer") == "admitted":
+                events.append(self.repeat(op, data))
+            elif not abandon_if_stale(self.customer_id, op.run_id):
+                self.answers[op] = TransientError(
+                    "quota_pending", f"run {op.run_id} is being decided; ask again"
+                )
+        if events:
+            store.commit_writes([_outbox_write(events)])
+
+    def refuse_all(self, reason: str) -> None:
+        """A customer not in standing: refuse every call, but answer a repeat of an admitted
+        run as such (one read of their documents, no counter touched)."""
+        snaps = store.read(store.run_ref(self.customer_id, op.run_id) for op in self.ops)
+        events = []
+        for op in self.ops:
+            data = store.plain(snaps[store.run_ref(self.customer_id, op.run_id).path].to_dict())
+            if data.get("answer") == "admitted":
+                events.append(self.repeat(op, data))
+            else:
+                self.answers[op] = self.result(op, False, reason, None, None)
+                events.append(self.event(op, "refused", reason=reason))
+        if events:
+            store.commit_writes([_outbox_write(events)])
+
+    # ------------------------------------------------------------ commit 2: the answer
+    def settle(self, following: _Batch) -> None:
+        """Commit the answers, with ``following``'s claim in the same commit when it can
+        join (calls waiting, customer in standing). If that commit fails on a precondition
+        (a repeated run id in ``following``, a run abandoned meanwhile, an alert marker that
+        exists), each is committed again alone, the answers first."""
+        if following.ops and following.standing() is None:
+            try:
+                self.record(following)
+                return
+            except store.Conflict:
+                pass
+        store.retry_conflicts(self.record)
+        if following.ops:
+            following.open()
+
+    def record(self, following: _Batch | None = None) -> None:
+        """Record each claimed call's answer on its run's document (admitted: the lease;
+        refused: the document deleted and both increments given back), the usage events and
+        any alert markers, and claim ``following``'s calls; then the callers may be told."""
+        from shared.quotas import wire
+
+        snaps = None
+        retry = self.recorded_once
+        if retry:  # a run may have been abandoned meanwhile, or an alert marker exist
+            snaps = store.read(store.run_ref(self.customer_id, op.run_id) for op in self.claimed)
+        self.recorded_once = True
+        writes: list[Any] = []
+        events: list[dict[str, Any]] = []
+        answers: dict[_Op, AdmissionResult | BaseException] = {}
+        due: list[alerts.Alert] = []
+        counters = _Counters(self.customer_id)
+        for op, ticket, slot in self.decided:
+            ref = store.run_ref(self.customer_id, op.run_id)
+            if snaps is not None and not _unchanged(snaps[ref.path], self.claimed[op]):
+                # abandoned by a repeat or the sweep (its increments given back): not ours
+                answers[op] = TransientError(
+                    "quota_pending", f"run {op.run_id} timed out; ask again"
+                )
+                continue
+            if slot is None:
+                counters.add(self.day, -1)
+                reason = (
+                    "daily_limit_reached"
+                    if ticket > self.daily_limit
+                    else "concurrency_limit_reached"
+                )
+                used = min(ticket - 1, self.daily_limit)
+                running = self.running_after
+                writes.append(wire.delete(store.name_of(ref), self.claimed[op]))
+                answers[op] = self.result(
+                    op, False, reason, used, min(running, self.concurrent_limit)
+                )
+                events.append(
+                    self.event(op, "refused", reason=reason, daily_used=used, running=running)
+                )
+                continue
+            expires = self.now + timedelta(seconds=op.lease_seconds)
+            writes.append(
+                wire.update(
+                    store.name_of(ref),
+                    {
+                        "answer": "admitted",
+                        "started_at": self.now,
+                        "lease_expires_at": expires,
+                        "status": "RUNNING",
+                    },
+                    self.claimed[op],
+                    ("pending_since",),
+                )
+            )
+            answers[op] = self.result(op, True, "admitted", ticket, slot, lease_expires_at=expires)
+            events.append(
+                self.event(
+                    op,
+                    "admitted",
+                    key=self.day.isoformat(),
+                    started_at=self.now.isoformat(),
+                    daily_used=ticket,
+                    running=slot,
+                )
+            )
+            due += alerts.crossed(
+                self.customer_id,
+                str(self.profile.get("plan") or ""),
+                ticket - 1,
+                ticket,
+                self.daily_limit,
+                self.day.isoformat(),
+            )
+        if retry:  # the first attempt creates the markers unread: one fails only if it exists
+            due = self.not_yet_marked(due)
+        writes += [
+            wire.create(store.name_of(store.alert_ref(a.alert_id)), alerts.marker(a, self.now))
+            for a in due
+        ]
+        if events:
+            writes.append(_outbox_write(events))
+        claiming = following.unanswered() if following is not None else []
+        if following is not None and claiming:
+            counters.claim(following.day, len(claiming))
+            writes += following.creates(claiming)
+        first_create = len(writes) - len(claiming)
+        writes += counters.writes()
+        results = store.commit_writes(writes) if writes else []
+        if following is not None and claiming:
+            created = results[first_create:]
+            following.claimed_by(claiming, created, counters.after(results, following.day))
+        self.answers.update(answers)
+        self.claimed = {}
+        self.due = due
+        self.concurrency_refused = any(
+            isinstance(a, AdmissionResult) and a.reason == "concurrency_limit_reached"
+            for a in answers.values()
+        )
+
+    def fail(self, exc: BaseException) -> None:
+        """Every call not answered yet gets ``exc`` (a claim left pending is abandoned later)."""
+        for op in self.unanswered():
+            self.answers[op] = exc
+        self.claimed = {}
+
+    # ------------------------------------------------------------ answers and events
     def event(self, op: _Op, kind: str, *, key: str | None = None, **fields: Any) -> dict[str, Any]:
         return _event(
             self.customer_id,
@@ -614,193 +855,6 @@ class _Batch:
         )
         return self.event(op, "duplicate")
 
-    def refuse_all(self, batch: list[_Op], reason: str) -> None:
-        """A customer not in standing: refuse every call, but answer a repeat of an admitted
-        run as such (one read of their documents, no counter touched)."""
-        snaps = store.read(store.run_ref(self.customer_id, op.run_id) for op in batch)
-        events = []
-        for op in batch:
-            data = store.plain(snaps[store.run_ref(self.customer_id, op.run_id).path].to_dict())
-            if data.get("answer") == "admitted":
-                events.append(self.repeat(op, data))
-            else:
-                self.answers[op] = self.result(op, False, reason, None, None)
-                events.append(self.event(op, "refused", reason=reason))
-        store.commit_writes([_outbox_write(events)])
-
-    def claim(self, ops: list[_Op]) -> tuple[list[_Op], list[Any]] | None:
-        """Commit 1: create the runs' documents, take k tickets and k running slots. A run
-        that exists already (a repeated run id) is answered from its document, and the others
-        claimed again (:class:`store.Conflict` makes :func:`store.retry_conflicts` call again)."""
-        from shared.quotas import wire
-
-        if not ops:
-            return None
-        writes = [
-            wire.create(
-                store.name_of(store.run_ref(self.customer_id, op.run_id)),
-                {
-                    "customer_id": self.customer_id,
-                    "run_id": op.run_id,
-                    "pipeline": op.pipeline,
-                    "day": self.day.isoformat(),
-                    "pending_since": self.now,
-                    store.TTL_FIELD: self.now + timedelta(days=RUN_RETENTION_DAYS),
-                },
-            )
-            for op in ops
-        ]
-        writes.append(
-            wire.increment(
-                store.name_of(store.tickets_ref(self.customer_id, self.day)), {"tickets": len(ops)}
-            )
-        )
-        writes.append(
-            wire.increment(
-                store.name_of(store.running_ref(self.customer_id)), {"running": len(ops)}
-            )
-        )
-        try:
-            return ops, list(store.commit_writes(writes))
-        except store.Conflict:
-            # a repeated run id (answered here), or contention: claim the rest again
-            self.answer_existing(ops)
-            raise
-
-    def answer_existing(self, ops: list[_Op]) -> None:
-        """Answer the calls whose run document exists (a stale pending one is abandoned and
-        its call claimed again with the others)."""
-        snaps = store.read(store.run_ref(self.customer_id, op.run_id) for op in ops)
-        events = []
-        for op in ops:
-            snap = snaps[store.run_ref(self.customer_id, op.run_id).path]
-            if not snap.exists:
-                continue
-            data = store.plain(snap.to_dict())
-            if data.get("answer") == "admitted":
-                events.append(self.repeat(op, data))
-            elif not abandon_if_stale(self.customer_id, op.run_id):
-                self.answers[op] = TransientError(
-                    "quota_pending", f"run {op.run_id} is being decided; ask again"
-                )
-        if events:
-            store.commit_writes([_outbox_write(events)])
-
-    def answer(self, ops: list[_Op], results: list[Any]) -> None:
-        """Commit 2: record each call's answer on its run's document (admitted: the lease;
-        refused: the document deleted and both increments given back), the usage events and
-        any alert markers; then the callers may be told."""
-        k = len(ops)
-        tickets = results[k].transform_results[0].integer_value
-        running = results[k + 1].transform_results[0].integer_value
-        claimed = {op: results[i].update_time for i, op in enumerate(ops)}
-        first_ticket, first_slot = tickets - k + 1, running - k + 1
-        admitted = 0
-        decided: list[tuple[_Op, int, int | None]] = []  # (op, ticket, slot if admitted)
-        for i, op in enumerate(ops):
-            ticket = first_ticket + i
-            slot = first_slot + admitted
-            if ticket <= self.daily_limit and slot <= self.concurrent_limit:
-                admitted += 1
-                decided.append((op, ticket, slot))
-            else:
-                decided.append((op, ticket, None))
-        store.retry_conflicts(lambda: self.record(decided, claimed, first_slot - 1 + admitted))
-
-    def record(
-        self,
-        decided: list[tuple[_Op, int, int | None]],
-        claimed: dict[_Op, Any],
-        running_after: int,
-    ) -> None:
-        from shared.quotas import wire
-
-        snaps = None
-        retry = self.recorded_once
-        if retry:  # a run may have been abandoned meanwhile, or an alert marker exist
-            snaps = store.read(store.run_ref(self.customer_id, op.run_id) for op, _, _ in decided)
-        self.recorded_once = True
-        writes: list[Any] = []
-        events: list[dict[str, Any]] = []
-        answers: dict[_Op, AdmissionResult | BaseException] = {}
-        due: list[alerts.Alert] = []
-        refused = 0
-        for op, ticket, slot in decided:
-            ref = store.run_ref(self.customer_id, op.run_id)
-            if snaps is not None and not _unchanged(snaps[ref.path], claimed[op]):
-                # abandoned by a repeat or the sweep (its increments given back): not ours
-                answers[op] = TransientError(
-                    "quota_pending", f"run {op.run_id} timed out; ask again"
-                )
-                continue
-            if slot is None:
-                refused += 1
-                reason = (
-                    "daily_limit_reached"
-                    if ticket > self.daily_limit
-                    else "concurrency_limit_reached"
-                )
-                used = min(ticket - 1, self.daily_limit)
-                writes.append(wire.delete(store.name_of(ref), claimed[op]))
-                answers[op] = self.result(
-                    op, False, reason, used, min(running_after, self.concurrent_limit)
-                )
-                events.append(
-                    self.event(op, "refused", reason=reason, daily_used=used, running=running_after)
-                )
-                continue
-            expires = self.now + timedelta(seconds=op.lease_seconds)
-            writes.append(
-                wire.update(
-                    store.name_of(ref),
-                    {
-                        "answer": "admitted",
-                        "started_at": self.now,
-                        "lease_expires_at": expires,
-                        "status": "RUNNING",
-                    },
-                    claimed[op],
-                    ("pending_since",),
-                )
-            )
-            answers[op] = self.result(op, True, "admitted", ticket, slot, lease_expires_at=expires)
-            events.append(
-                self.event(
-                    op,
-                    "admitted",
-                    key=self.day.isoformat(),
-                    started_at=self.now.isoformat(),
-                    daily_used=ticket,
-                    running=slot,
-                )
-            )
-            due += alerts.crossed(
-                self.customer_id,
-                str(self.profile.get("plan") or ""),
-                ticket - 1,
-                ticket,
-                self.daily_limit,
-                self.day.isoformat(),
-            )
-        if refused:
-            writes += _give_back(self.customer_id, self.day, refused)
-        if retry:  # the first attempt creates the markers unread: one fails only if it exists
-            due = self.not_yet_marked(due)
-        writes += [
-            wire.create(store.name_of(store.alert_ref(a.alert_id)), alerts.marker(a, self.now))
-            for a in due
-        ]
-        if events:
-            writes.append(_outbox_write(events))
-        if writes:
-            store.commit_writes(writes)
-        self.answers.update(answers)
-        self.due = due
-        self.concurrency_refused = any(
-            isinstance(a, AdmissionResult) and a.reason == "concurrency_limit_reached"
-            for a in answers.values()
-        )
-
     def not_yet_marked(self, due: list[alerts.Alert]) -> list[alerts.Alert]:
         """The due alerts whose marker does not exist yet (a ticket number given back and taken
         again, or a limit lowered mid-day, may cross a threshold twice: the marker keeps the
@@ -810,3 +864,52 @@ class _Batch:
         unique = {a.alert_id: a for a in due}
         snaps = store.read(store.alert_ref(i) for i in unique)
         return [a for i, a in unique.items() if not snaps[store.alert_ref(i).path].exists]
+
+
+class _Counters:
+    """The increments one commit makes to a customer's counters: the day's ``tickets`` and
+    ``running``, each document written once (claims add, refusals give back). A claim's
+    increments are written even when they sum to zero: their values come back to it."""
+
+    def __init__(self, customer_id: str) -> None:
+        self.customer_id = customer_id
+        self.tickets: dict[date, int] = {}
+        self.running = 0
+        self.claim_days: set[date] = set()
+
+    def add(self, day: date, n: int) -> None:
+        self.tickets[day] = self.tickets.get(day, 0) + n
+        self.running += n
+
+    def claim(self, day: date, n: int) -> None:
+        self.add(day, n)
+        self.claim_days.add(day)
+
+    def days(self) -> list[date]:
+        return [d for d, n in self.tickets.items() if n or d in self.claim_days]
+
+    def writes(self) -> list[Any]:
+        from shared.quotas import wire
+
+        writes = [
+            wire.increment(
+                store.name_of(store.tickets_ref(self.customer_id, d)), {"tickets": self.tickets[d]}
+            )
+            for d in self.days()
+        ]
+        if self.running or self.claim_days:
+            writes.append(
+                wire.increment(
+                    store.name_of(store.running_ref(self.customer_id)), {"running": self.running}
+                )
+            )
+        return writes
+
+    def after(self, results: Any, day: date) -> tuple[int, int]:
+        """The values of ``day``'s tickets and of running after the commit whose write results
+        end with :meth:`writes`'."""
+        days = self.days()
+        first = len(results) - len(days) - 1
+        tickets = results[first + days.index(day)].transform_results[0].integer_value
+        running = results[-1].transform_results[0].integer_value
+        return tickets, running

@@ -186,8 +186,8 @@ def test_limit_and_status_changes_reach_the_next_decision(stack: LocalStack) -> 
 def test_a_start_is_two_commits_and_no_read_and_an_unknown_customer_gets_no_counters(
     stack: LocalStack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Admitted or refused, a start of a known customer claims in one commit and answers in a
-    second, reading nothing; a refusal gives its increments back."""
+    """Admitted or refused, a start of a known customer alone in its lane claims in one commit
+    and answers in a second, reading nothing; a refusal gives its increments back."""
     commits: list[int] = []
     real_commit = store.commit_writes
 
@@ -216,6 +216,62 @@ def test_a_start_is_two_commits_and_no_read_and_an_unknown_customer_gets_no_coun
     assert not store.tickets_ref(unknown, datetime.now(UTC).date()).get().exists
 
 
+def _batch(customer: str, now: datetime, *runs: str) -> admission._Batch:
+    return admission._Batch(
+        customer, store.profile(customer), now, [admission._Op(r, "p") for r in runs]
+    )
+
+
+def test_one_commit_answers_a_batch_and_claims_the_next_across_midnight(
+    stack: LocalStack,
+) -> None:
+    """A busy lane's commit gives a refused call's increments back to its day and claims the
+    next batch on the next day: each counter document written once, each value right."""
+    customer = _customer("pipe")
+    customers.upsert_customer(customer, "STARTER", daily_limit=1, concurrent_limit=5)
+    evening = datetime.now(UTC).replace(hour=23, minute=59, second=59)
+    morning = evening + timedelta(seconds=2)
+    first = _batch(customer, evening, "late", "later")
+    first.claim()
+    following = _batch(customer, morning, "early")
+    first.settle(following)
+    assert [(a.run_id, a.reason) for a in first.answers.values()] == [  # type: ignore[union-attr]
+        ("late", "admitted"),
+        ("later", "daily_limit_reached"),
+    ]
+    assert list(following.claimed) == following.ops and not following.answers
+    assert [(op.run_id, ticket, slot) for op, ticket, slot in following.decided] == [
+        ("early", 1, 2)
+    ]
+    following.settle(_batch(customer, morning))
+    assert admission.usage(customer, evening.date())["admitted"] == 1
+    assert admission.usage(customer, morning.date())["admitted"] == 1
+    assert store.running_ref(customer).get().get("running") == 2
+    assert not store.run_ref(customer, "later").get().exists
+
+
+def test_a_repeat_in_the_next_batch_makes_each_commit_again_alone(stack: LocalStack) -> None:
+    """The claim of a run id admitted earlier fails the commit that would answer one batch and
+    claim the next: the answers are committed alone, then the next batch is claimed alone,
+    where the repeat is answered from its document."""
+    customer = _customer("pipe-repeat")
+    customers.upsert_customer(customer, "STARTER", daily_limit=10, concurrent_limit=10)
+    now = datetime.now(UTC)
+    assert admission.start(customer, "p", "seen").admitted
+    first = _batch(customer, now, "a")
+    first.claim()
+    following = _batch(customer, now, "seen", "b")
+    first.settle(following)
+    assert [a.reason for a in first.answers.values()] == ["admitted"]  # type: ignore[union-attr]
+    assert [a.reason for a in following.answers.values()] == ["already_admitted"]  # type: ignore[union-attr]
+    assert [op.run_id for op in following.claimed] == ["b"]
+    following.settle(_batch(customer, now))
+    state = admission.usage(customer)
+    assert (state["admitted"], state["run_ids"]) == (3, ["a", "b", "seen"])
+    assert store.running_ref(customer).get().get("running") == 3
+    assert _events(stack, customer) == {"admitted": 3, "duplicate": 1}
+
+
 def test_instances_that_never_coalesce_stay_exact(stack: LocalStack) -> None:
     """Every start decided alone, as 64 instances would (no lane to batch them): the counters
     alone keep both limits, and every refusal gives its increments back."""
@@ -225,7 +281,7 @@ def test_instances_that_never_coalesce_stay_exact(stack: LocalStack) -> None:
 
     def alone(customer: str, run_id: str) -> admission.AdmissionResult:
         op = admission._Op(run_id, "p")
-        answer = admission._decide_batch(customer, store.profile(customer), [op]).answers[op]
+        answer = admission._decide_alone(customer, [op])[op]
         assert isinstance(answer, admission.AdmissionResult)
         return answer
 
@@ -251,8 +307,9 @@ def test_a_claim_never_answered_is_refused_by_a_repeat_or_the_sweep_after_the_gr
     customers.upsert_customer(customer, "STARTER", daily_limit=2, concurrent_limit=2)
     now = datetime.now(UTC)
     for run in ("repeated", "swept"):  # commit 1 only, then the instance stops
-        batch = admission._Batch(customer, store.profile(customer), now)
-        assert batch.claim([admission._Op(run, "p")]) is not None
+        batch = admission._Batch(customer, store.profile(customer), now, [admission._Op(run, "p")])
+        batch.claim()
+        assert batch.claimed
     assert admission.usage(customer)["admitted"] == 2
     with pytest.raises(TransientError) as info:
         admission.start(customer, "p", "repeated")
