@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 class OncePerKey[K, V]:
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # a value may be made from another one (same thread)
         self._values: dict[K, V] = {}
 
     def get(self, key: K, make: Callable[[], V]) -> V:

@@ -52,6 +52,8 @@ TTL_FIELD = "expire_at"
 COMMIT_DEADLINE_S = 20.0
 BACKOFF_FIRST_S = 0.005
 BACKOFF_MAX_S = 0.2
+RETRY_FIRST_S = 0.1  # UNAVAILABLE / RESOURCE_EXHAUSTED: the GAPIC method's default backoff
+RETRY_MAX_S = 5.0
 PROFILE_TTL_S = 1.0
 """How long an instance decides on a customer's limits and status as it last read them. A
 change made on another instance reaches this one's decisions within this time; one made here
@@ -166,22 +168,37 @@ def name_of(ref: Any) -> str:
 
 
 def commit_writes(writes: list[Any]) -> Any:
-    """Commit raw protobuf writes (:mod:`shared.quotas.wire`) atomically through the GAPIC
-    client: the request ``WriteBatch.commit`` sends, for a quarter less of the caller's CPU per
-    admission. :class:`Conflict` when a precondition failed; returns the write results."""
+    """Commit raw protobuf writes (:mod:`shared.quotas.wire`) atomically on Firestore's bare
+    Commit method (:func:`shared.clients.firestore_commit`). :class:`Conflict` when a
+    precondition failed; returns the write results.
+
+    UNAVAILABLE and RESOURCE_EXHAUSTED are tried again with a jittered backoff until
+    :data:`COMMIT_DEADLINE_S`, as the GAPIC method's default retry does. That is safe for
+    every commit here: each one creates a document or holds an ``update_time`` precondition
+    (or only deletes), so a commit that landed although its answer was lost fails again as a
+    :class:`Conflict`, and the caller decides from what it reads."""
+    import grpc
     from google.api_core import exceptions as gexc
     from google.cloud.firestore_v1.types import firestore as api
 
-    request = api.CommitRequest.wrap(
-        api.CommitRequest.pb()(database=clients.firestore_database(), writes=writes)
-    )
-    try:
-        response = clients.firestore_api().commit(
-            request=request, metadata=clients.firestore_metadata()
-        )
-    except (gexc.FailedPrecondition, gexc.AlreadyExists, gexc.Conflict, gexc.Aborted) as exc:
-        raise Conflict("quota_conflict", str(exc)) from exc
-    return api.CommitResponse.pb(response).write_results
+    commit, metadata = clients.firestore_commit()
+    request = api.CommitRequest.pb()(database=clients.firestore_database(), writes=writes)
+    deadline = time.monotonic() + COMMIT_DEADLINE_S
+    delay = RETRY_FIRST_S
+    while True:
+        left = deadline - time.monotonic()
+        try:
+            return commit(request, metadata=metadata, timeout=max(left, 0.001)).write_results
+        except grpc.RpcError as rpc_error:
+            exc = gexc.from_grpc_error(rpc_error)
+        if isinstance(
+            exc, gexc.FailedPrecondition | gexc.AlreadyExists | gexc.Conflict | gexc.Aborted
+        ):
+            raise Conflict("quota_conflict", str(exc)) from exc
+        if not isinstance(exc, gexc.ServiceUnavailable | gexc.ResourceExhausted) or left < delay:
+            raise exc
+        time.sleep(random.uniform(0, delay))  # jitter, not crypto
+        delay = min(RETRY_MAX_S, delay * 1.3)
 
 
 def run_query(structured_query: Any) -> list[Any]:
