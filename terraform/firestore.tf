@@ -68,15 +68,22 @@ resource "google_firestore_index" "run_leases" {
   }
 }
 
-# An admitted run's document is its idempotency key; Firestore deletes it some time after
-# expire_at (shared/quotas/store.py TTL_FIELD), which every change of the run pushes on.
-# Nothing queries expire_at, so it is exempt from the single-field index too.
-resource "google_firestore_field" "run_ttl" {
+# Firestore deletes a document of these collections some time after its expire_at
+# (shared/quotas/store.py TTL_FIELD, TTL_COLLECTIONS): an admitted run's document (its
+# idempotency key), which every change of the run pushes on, and a day's tickets, 35 days
+# after the day. Nothing queries expire_at, so it is exempt from the single-field index too.
+resource "google_firestore_field" "ttl" {
+  for_each   = toset(["quota_runs", "quota_tickets"])
   project    = var.project_id
   database   = google_firestore_database.this.name
-  collection = "quota_runs"
+  collection = each.key
   field      = "expire_at"
 
   index_config {}
   ttl_config {}
+}
+
+moved {
+  from = google_firestore_field.run_ttl
+  to   = google_firestore_field.ttl["quota_runs"]
 }

@@ -866,6 +866,12 @@ class _Batch:
         return [a for i, a in unique.items() if not snaps[store.alert_ref(i).path].exists]
 
 
+def _day_expiry(day: date) -> datetime:
+    """When a day's ``tickets`` document may go (Firestore's TTL policy): the record of that
+    day is in BigQuery, and no decision reads a day this old."""
+    return datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=RUN_RETENTION_DAYS)
+
+
 class _Counters:
     """The increments one commit makes to a customer's counters: the day's ``tickets`` and
     ``running``, each document written once (claims add, refusals give back). A claim's
@@ -893,7 +899,9 @@ class _Counters:
 
         writes = [
             wire.increment(
-                store.name_of(store.tickets_ref(self.customer_id, d)), {"tickets": self.tickets[d]}
+                store.name_of(store.tickets_ref(self.customer_id, d)),
+                {"tickets": self.tickets[d]},
+                {store.TTL_FIELD: _day_expiry(d)},
             )
             for d in self.days()
         ]

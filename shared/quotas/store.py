@@ -47,7 +47,9 @@ PACKED_FIELDS = ((OUTBOX, "rows"),)
 RUN_LEASE_INDEX = (RUNS, ("customer_id", "lease_expires_at"))
 """the one composite index the queries need (terraform/firestore.tf ``run_leases``)"""
 TTL_FIELD = "expire_at"
-"""Firestore's TTL policy deletes a run document after this time (terraform/firestore.tf)"""
+"""Firestore's TTL policy deletes a document of ``TTL_COLLECTIONS`` after this time
+(terraform/firestore.tf): a run's, or a day's tickets"""
+TTL_COLLECTIONS = (RUNS, TICKETS)
 
 COMMIT_DEADLINE_S = 20.0
 BACKOFF_FIRST_S = 0.005

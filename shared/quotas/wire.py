@@ -90,14 +90,17 @@ def update(
     )
 
 
-def increment(name: str, amounts: Mapping[str, int]) -> Any:
-    """Add ``amounts`` to the integer fields of document ``name`` (created if missing), with no
-    precondition: the server applies concurrent increments one after the other, and the
-    commit's write result gives each field's value after this one (``transform_results``, in
-    the order of ``amounts``)."""
+def increment(
+    name: str, amounts: Mapping[str, int], fields: Mapping[str, Any] | None = None
+) -> Any:
+    """Add ``amounts`` to the integer fields of document ``name`` (created if missing), and set
+    ``fields``, with no precondition: the server applies concurrent increments one after the
+    other, and the commit's write result gives each field's value after this one
+    (``transform_results``, in the order of ``amounts``)."""
+    fields = fields or {}
     return _Write(
-        update=_Document(name=name),
-        update_mask=_Mask(field_paths=[]),
+        update=_document(name, fields),
+        update_mask=_Mask(field_paths=list(fields)),
         update_transforms=[
             _Transform(field_path=field, increment=value(amount))
             for field, amount in amounts.items()

@@ -248,6 +248,11 @@ def test_one_commit_answers_a_batch_and_claims_the_next_across_midnight(
     assert admission.usage(customer, morning.date())["admitted"] == 1
     assert store.running_ref(customer).get().get("running") == 2
     assert not store.run_ref(customer, "later").get().exists
+    for day in (evening.date(), morning.date()):  # Firestore's TTL policy removes it later
+        expire_at = store.tickets_ref(customer, day).get().get(store.TTL_FIELD)
+        assert expire_at == datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(
+            days=admission.RUN_RETENTION_DAYS
+        )
 
 
 def test_a_repeat_in_the_next_batch_makes_each_commit_again_alone(stack: LocalStack) -> None:

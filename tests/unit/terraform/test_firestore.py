@@ -93,12 +93,15 @@ def test_packed_fields_are_exempt_from_indexing() -> None:
 
 
 def test_the_composite_index_and_the_ttl_policy_are_the_ones_the_code_uses() -> None:
-    from shared.quotas.store import RUN_LEASE_INDEX, RUNS, TTL_FIELD
+    from shared.quotas.store import RUN_LEASE_INDEX, TTL_COLLECTIONS, TTL_FIELD
 
     index = resources(parse_terraform(), "google_firestore_index")["run_leases"]
     collection, paths = RUN_LEASE_INDEX
     assert _first(index["collection"]) == collection
     assert [_first(f["field_path"]) for f in index["fields"]] == list(paths)
-    ttl = resources(parse_terraform(), "google_firestore_field")["run_ttl"]
-    assert (_first(ttl["collection"]), _first(ttl["field"])) == (RUNS, TTL_FIELD)
+    ttl = resources(parse_terraform(), "google_firestore_field")["ttl"]
+    declared = set(re.findall(r'"([a-z_]+)"', str(_first(ttl["for_each"]))))
+    assert declared == set(TTL_COLLECTIONS)
+    assert (_first(ttl["collection"]), _first(ttl["field"])) == ("${each.key}", TTL_FIELD)
     assert _first(ttl["ttl_config"]) in ({}, [{}])
+    assert _first(ttl["index_config"]) in ({}, [{}])
