@@ -76,22 +76,30 @@ def _wait_pending(n: int) -> None:
         time.sleep(0.005)
 
 
+def _race(
+    seen: Commits, gate: threading.Event, first: threading.Thread, *rest: threading.Thread
+) -> None:
+    """Start ``first`` and let it hold the lane's first commit; start ``rest``, which queue
+    behind it; then open the gate and wait for every caller."""
+    first.start()
+    deadline = time.monotonic() + 10
+    while not seen and time.monotonic() < deadline:
+        time.sleep(0.005)
+    for thread in rest:
+        thread.start()
+    _wait_pending(len(rest))
+    gate.set()
+    for thread in (first, *rest):
+        thread.join(10)
+
+
 def test_a_busy_lane_answers_one_batch_and_claims_the_next_in_one_commit(
     commits: tuple[Commits, threading.Event],
 ) -> None:
     seen, gate = commits
     answers: dict[str, Any] = {}
     threads = _callers(answers)
-    threads["a"].start()
-    deadline = time.monotonic() + 10
-    while not seen and time.monotonic() < deadline:  # a leads and holds its claim
-        time.sleep(0.005)
-    threads["b"].start()
-    threads["c"].start()
-    _wait_pending(2)
-    gate.set()
-    for thread in threads.values():
-        thread.join(10)
+    _race(seen, gate, threads["a"], threads["b"], threads["c"])  # a leads and holds its claim
     assert seen == [
         ("caller-a", "claim", [], ["a"]),  # a cold lane claims its first batch alone
         ("caller-a", "answer+claim", ["a"], ["b", "c"]),  # one commit: a's answer, b+c's claim
@@ -118,17 +126,8 @@ def test_a_repeat_of_a_claimed_run_waits_for_its_answer(
         answers.append(admission.start("lane-customer", "p", run_id))
 
     first = threading.Thread(target=start, args=("a",), name="caller-a")
-    first.start()
-    deadline = time.monotonic() + 10
-    while not seen and time.monotonic() < deadline:
-        time.sleep(0.005)
     threads = [threading.Thread(target=start, args=(r,), name=f"caller-{r}2") for r in "ab"]
-    for thread in threads:
-        thread.start()
-    _wait_pending(2)
-    gate.set()
-    for thread in [first, *threads]:
-        thread.join(10)
+    _race(seen, gate, first, *threads)
     assert seen[:2] == [
         ("caller-a", "claim", [], ["a"]),
         ("caller-a", "answer+claim", ["a"], ["b"]),
@@ -171,16 +170,7 @@ def test_a_failed_answer_fails_its_batch_and_the_one_it_claimed(
             errors[run_id] = exc
 
     threads = {r: threading.Thread(target=start, args=(r,)) for r in "abc"}
-    threads["a"].start()
-    deadline = time.monotonic() + 10
-    while not seen and time.monotonic() < deadline:
-        time.sleep(0.005)
-    threads["b"].start()
-    threads["c"].start()
-    _wait_pending(2)
-    gate.set()
-    for thread in threads.values():
-        thread.join(10)
+    _race(seen, gate, threads["a"], threads["b"], threads["c"])
     assert sorted(errors) == ["a", "b", "c"] and not answers
     lane = admission._lanes["lane-customer"]
     assert not lane.leading and lane.claimed is None and not lane.pending
