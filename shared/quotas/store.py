@@ -35,6 +35,7 @@ from typing import Any
 
 from shared import clients
 from shared.errors import TransientError
+from shared.retry import RetryPolicy, call_with_retry
 
 CUSTOMERS = "quota_customers"
 RUNS = "quota_runs"
@@ -54,8 +55,11 @@ TTL_COLLECTIONS = (RUNS, TICKETS)
 COMMIT_DEADLINE_S = 20.0
 BACKOFF_FIRST_S = 0.005
 BACKOFF_MAX_S = 0.2
-RETRY_FIRST_S = 0.1  # UNAVAILABLE / RESOURCE_EXHAUSTED: the GAPIC method's default backoff
-RETRY_MAX_S = 5.0
+UNAVAILABLE_RETRY = RetryPolicy(
+    attempts=100, initial_s=0.1, multiplier=1.3, maximum_s=5.0, deadline_s=COMMIT_DEADLINE_S
+)
+"""A commit that met UNAVAILABLE or RESOURCE_EXHAUSTED: the GAPIC method's default backoff,
+within the commit deadline (which binds long before the attempts do)"""
 PROFILE_TTL_S = 1.0
 """How long an instance decides on a customer's limits and status as it last read them. A
 change made on another instance reaches this one's decisions within this time; one made here
@@ -174,7 +178,8 @@ def commit_writes(writes: list[Any]) -> Any:
     Commit method (:func:`shared.clients.firestore_commit`). :class:`Conflict` when a
     precondition failed; returns the write results.
 
-    UNAVAILABLE and RESOURCE_EXHAUSTED are tried again with a jittered backoff until
+    UNAVAILABLE and RESOURCE_EXHAUSTED are tried again (the project's one retry loop,
+    :func:`shared.retry.call_with_retry`, with :data:`UNAVAILABLE_RETRY`) until
     :data:`COMMIT_DEADLINE_S`, as the GAPIC method's default retry does. That is safe for
     every commit here: each one creates a document or holds an ``update_time`` precondition
     (or only deletes), so a commit that landed although its answer was lost fails again as a
@@ -186,21 +191,26 @@ def commit_writes(writes: list[Any]) -> Any:
     commit, metadata = clients.firestore_commit()
     request = api.CommitRequest.pb()(database=clients.firestore_database(), writes=writes)
     deadline = time.monotonic() + COMMIT_DEADLINE_S
-    delay = RETRY_FIRST_S
-    while True:
-        left = deadline - time.monotonic()
+
+    def attempt() -> Any:
         try:
-            return commit(request, metadata=metadata, timeout=max(left, 0.001)).write_results
+            left = max(deadline - time.monotonic(), 0.001)
+            return commit(request, metadata=metadata, timeout=left).write_results
         except grpc.RpcError as rpc_error:
             exc = gexc.from_grpc_error(rpc_error)
         if isinstance(
             exc, gexc.FailedPrecondition | gexc.AlreadyExists | gexc.Conflict | gexc.Aborted
         ):
             raise Conflict("quota_conflict", str(exc)) from exc
-        if not isinstance(exc, gexc.ServiceUnavailable | gexc.ResourceExhausted) or left < delay:
-            raise exc
-        time.sleep(random.uniform(0, delay))  # jitter, not crypto
-        delay = min(RETRY_MAX_S, delay * 1.3)
+        raise exc
+
+    return call_with_retry(
+        attempt,
+        UNAVAILABLE_RETRY,
+        retryable=lambda exc: isinstance(exc, gexc.ServiceUnavailable | gexc.ResourceExhausted),
+        sleep=time.sleep,
+        clock=time.monotonic,
+    )
 
 
 def run_query(structured_query: Any) -> list[Any]:
